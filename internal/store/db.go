@@ -1,0 +1,225 @@
+// Package store keeps SpendSense's data in SQLite (the embedded default) or
+// PostgreSQL, behind one type. Almost all SQL is shared; the few places the
+// engines differ live in dialect.go, so nothing above this package knows
+// which database it runs on. Errors leave this package as *review.Error or
+// as wrapped internal errors, never as driver errors a client could see.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+)
+
+// Engine names a database engine.
+type Engine string
+
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+)
+
+// DefaultSQLitePath is the embedded default database file.
+const DefaultSQLitePath = "spendsense.db"
+
+// Store is the database. Writes go through Write, reads through Read: on
+// PostgreSQL they are the same pool; on SQLite, Write holds the one writer
+// connection (so transactions queue in Go instead of failing with
+// SQLITE_BUSY) and Read is a pool of read-only connections that WAL lets run
+// beside it.
+type Store struct {
+	Engine Engine
+	Write  *sql.DB
+	Read   *sql.DB
+	d       dialect
+	now     func() time.Time
+	enqueue EnqueueFunc
+}
+
+// Options tune Open.
+type Options struct {
+	// MaxConns caps the PostgreSQL pool (default 4 × GOMAXPROCS, at least 8)
+	// and the SQLite read pool.
+	MaxConns int
+}
+
+// Open connects to databaseURL: empty for ./spendsense.db, a path or
+// file: URL or sqlite:// URL for another SQLite file, postgres:// or
+// postgresql:// for PostgreSQL. It does not migrate.
+func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = max(8, 4*runtime.GOMAXPROCS(0))
+	}
+	var s *Store
+	var err error
+	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
+		s, err = openPostgres(databaseURL, opts)
+	} else {
+		s, err = openSQLite(sqlitePath(databaseURL), opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("connect to %s: %w", s.Engine, err)
+	}
+	return s, nil
+}
+
+func sqlitePath(databaseURL string) string {
+	switch {
+	case databaseURL == "":
+		return DefaultSQLitePath
+	case strings.HasPrefix(databaseURL, "sqlite://"):
+		return strings.TrimPrefix(databaseURL, "sqlite://")
+	case strings.HasPrefix(databaseURL, "sqlite:"):
+		return strings.TrimPrefix(databaseURL, "sqlite:")
+	case strings.HasPrefix(databaseURL, "file:"):
+		if u, err := url.Parse(databaseURL); err == nil && u.Opaque != "" {
+			return u.Opaque
+		}
+		return strings.TrimPrefix(databaseURL, "file:")
+	}
+	return databaseURL
+}
+
+func sqliteDSN(path string, readOnly bool) string {
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		// Take the write lock at BEGIN, so a transaction never has to be
+		// upgraded from reader to writer half way (the source of SQLITE_BUSY).
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+func openSQLite(path string, opts Options) (*Store, error) {
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	w, err := sql.Open("sqlite", sqliteDSN(path, false))
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	r, err := sql.Open("sqlite", sqliteDSN(path, true))
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(opts.MaxConns)
+	r.SetMaxIdleConns(opts.MaxConns)
+	r.SetConnMaxLifetime(0)
+	return &Store{Engine: SQLite, Write: w, Read: r, d: sqliteDialect{}, now: time.Now}, nil
+}
+
+func openPostgres(databaseURL string, opts Options) (*Store, error) {
+	db, err := sql.Open("pgx", databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(opts.MaxConns)
+	db.SetMaxIdleConns(opts.MaxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return &Store{Engine: Postgres, Write: db, Read: db, d: postgresDialect{}, now: time.Now}, nil
+}
+
+// SetClock replaces the clock (tests use a fixed one).
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+// Now is the store's clock, truncated to the microsecond both engines keep.
+func (s *Store) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Ping checks both pools answer.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.Write.PingContext(ctx); err != nil {
+		return err
+	}
+	return s.Read.PingContext(ctx)
+}
+
+// Close closes the pools.
+func (s *Store) Close() error {
+	err := s.Write.Close()
+	if s.Read != s.Write {
+		err = errors.Join(err, s.Read.Close())
+	}
+	return err
+}
+
+// Tx is a write transaction with the store's dialect attached.
+type Tx struct {
+	*sql.Tx
+	s   *Store
+	Now time.Time // fixed once per transaction: every row it writes agrees
+}
+
+// WithTx runs fn in one write transaction and commits it, or rolls back if fn
+// (or the commit) fails.
+func (s *Store) WithTx(ctx context.Context, fn func(tx *Tx) error) error {
+	sqlTx, err := s.Write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &Tx{Tx: sqlTx, s: s, Now: s.Now()}
+	if err := fn(tx); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// q rewrites a query written with ? placeholders for the store's engine.
+func (s *Store) q(query string) string { return s.d.rebind(query) }
+
+// ts converts a time for binding as a parameter.
+func (s *Store) ts(t time.Time) any { return s.d.timeArg(t) }
+
+// tsp converts an optional time for binding.
+func (s *Store) tsp(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return s.d.timeArg(*t)
+}
+
+// Exec runs a statement inside tx.
+func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return tx.Tx.ExecContext(ctx, tx.s.q(query), args...)
+}
+
+// Query runs a query inside tx.
+func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return tx.Tx.QueryContext(ctx, tx.s.q(query), args...)
+}
+
+// QueryRow runs a one-row query inside tx.
+func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return tx.Tx.QueryRowContext(ctx, tx.s.q(query), args...)
+}
+
+// Store returns the store tx belongs to.
+func (tx *Tx) Store() *Store { return tx.s }

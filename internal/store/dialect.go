@@ -1,0 +1,138 @@
+package store
+
+import (
+	"database/sql/driver"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// dialect is everything the two engines do differently. Keep it small: a
+// query that needs more than these belongs in both migration sets instead.
+type dialect interface {
+	// rebind turns ? placeholders into the engine's own.
+	rebind(query string) string
+	// timeArg converts a time for binding.
+	timeArg(t time.Time) any
+	// forUpdate is the row-lock suffix for a SELECT inside a write transaction.
+	forUpdate() string
+	// secondsBetween is an SQL expression for (b - a) in seconds.
+	secondsBetween(a, b string) string
+}
+
+// sqliteTimeLayout stores timestamps as fixed-width UTC text, so that text
+// order is time order and indexes on them sort correctly.
+const sqliteTimeLayout = "2006-01-02T15:04:05.000000Z"
+
+type sqliteDialect struct{}
+
+func (sqliteDialect) rebind(q string) string { return q }
+func (sqliteDialect) timeArg(t time.Time) any {
+	return t.UTC().Format(sqliteTimeLayout)
+}
+
+// SQLite's write transactions are already exclusive (BEGIN IMMEDIATE).
+func (sqliteDialect) forUpdate() string { return "" }
+func (sqliteDialect) secondsBetween(a, b string) string {
+	return fmt.Sprintf("((julianday(%s) - julianday(%s)) * 86400.0)", b, a)
+}
+
+type postgresDialect struct{}
+
+func (postgresDialect) rebind(q string) string {
+	if !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+func (postgresDialect) timeArg(t time.Time) any { return t.UTC() }
+func (postgresDialect) forUpdate() string      { return " FOR UPDATE" }
+func (postgresDialect) secondsBetween(a, b string) string {
+	return fmt.Sprintf("EXTRACT(EPOCH FROM (%s - %s))", b, a)
+}
+
+// Time scans a timestamp from either engine: SQLite gives text, PostgreSQL
+// a time.Time. The result is always UTC.
+type Time struct{ time.Time }
+
+// Scan implements sql.Scanner.
+func (t *Time) Scan(src any) error {
+	switch v := src.(type) {
+	case time.Time:
+		t.Time = v.UTC()
+	case string:
+		return t.parse(v)
+	case []byte:
+		return t.parse(string(v))
+	default:
+		return fmt.Errorf("store: cannot scan %T into a timestamp", src)
+	}
+	return nil
+}
+
+func (t *Time) parse(s string) error {
+	p, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		// SQLite's CURRENT_TIMESTAMP form, for rows written by hand.
+		if p, err = time.Parse("2006-01-02 15:04:05", s); err != nil {
+			return fmt.Errorf("store: bad timestamp %q", s)
+		}
+	}
+	t.Time = p.UTC()
+	return nil
+}
+
+// NullTime scans an optional timestamp.
+type NullTime struct {
+	Time  time.Time
+	Valid bool
+}
+
+// Scan implements sql.Scanner.
+func (n *NullTime) Scan(src any) error {
+	if src == nil {
+		n.Valid = false
+		return nil
+	}
+	var t Time
+	if err := t.Scan(src); err != nil {
+		return err
+	}
+	n.Time, n.Valid = t.Time, true
+	return nil
+}
+
+// Ptr returns the time or nil.
+func (n NullTime) Ptr() *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := n.Time
+	return &t
+}
+
+var _ driver.Valuer = (*jsonText)(nil)
+
+// jsonText binds a JSON document as text; both a SQLite TEXT column and a
+// PostgreSQL jsonb column accept it.
+type jsonText []byte
+
+func (j jsonText) Value() (driver.Value, error) {
+	if j == nil {
+		return nil, nil
+	}
+	return string(j), nil
+}
