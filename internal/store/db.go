@@ -38,9 +38,9 @@ const DefaultSQLitePath = "spendsense.db"
 // SQLITE_BUSY) and Read is a pool of read-only connections that WAL lets run
 // beside it.
 type Store struct {
-	Engine Engine
-	Write  *sql.DB
-	Read   *sql.DB
+	Engine  Engine
+	Write   *sql.DB
+	Read    *sql.DB
 	d       dialect
 	now     func() time.Time
 	enqueue EnqueueFunc

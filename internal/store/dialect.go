@@ -59,7 +59,7 @@ func (postgresDialect) rebind(q string) string {
 	return b.String()
 }
 func (postgresDialect) timeArg(t time.Time) any { return t.UTC() }
-func (postgresDialect) forUpdate() string      { return " FOR UPDATE" }
+func (postgresDialect) forUpdate() string       { return " FOR UPDATE" }
 func (postgresDialect) secondsBetween(a, b string) string {
 	return fmt.Sprintf("EXTRACT(EPOCH FROM (%s - %s))", b, a)
 }

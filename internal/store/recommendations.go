@@ -28,10 +28,10 @@ func scanRec(row rowScanner) (*review.Recommendation, error) {
 	var r review.Recommendation
 	var (
 		personaSecondary, contentURL, approvedBy, rejectedBy, modifiedBy, notes, claimedBy, delivery sql.NullString
-		readTime                                                                                   sql.NullInt64
-		generated, created, updated                                                                Time
-		approvedAt, rejectedAt, modifiedAt, claimExp, deliveredAt                                  NullTime
-		status                                                                                     string
+		readTime                                                                                     sql.NullInt64
+		generated, created, updated                                                                  Time
+		approvedAt, rejectedAt, modifiedAt, claimExp, deliveredAt                                    NullTime
+		status                                                                                       string
 	)
 	err := row.Scan(&r.ID, &r.UserID, &r.PersonaPrimary, &personaSecondary, &r.Type,
 		&r.Title, &r.Rationale, &r.Priority, &status, &contentURL, &readTime,
