@@ -325,3 +325,11 @@ func insertMany(ctx context.Context, tx *Tx, head string, width, n int, row func
 	}
 	return nil
 }
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only called with maps of plain values
+	}
+	return b
+}

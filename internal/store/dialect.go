@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"strconv"
@@ -19,6 +20,12 @@ type dialect interface {
 	forUpdate() string
 	// secondsBetween is an SQL expression for (b - a) in seconds.
 	secondsBetween(a, b string) string
+	// skipLocked is the suffix that lets concurrent claimers pass over rows
+	// another transaction holds.
+	skipLocked() string
+	// jsonField is an SQL expression for the text of a top-level key of a
+	// JSON column.
+	jsonField(col, key string) string
 }
 
 // sqliteTimeLayout stores timestamps as fixed-width UTC text, so that text
@@ -33,7 +40,11 @@ func (sqliteDialect) timeArg(t time.Time) any {
 }
 
 // SQLite's write transactions are already exclusive (BEGIN IMMEDIATE).
-func (sqliteDialect) forUpdate() string { return "" }
+func (sqliteDialect) forUpdate() string  { return "" }
+func (sqliteDialect) skipLocked() string { return "" }
+func (sqliteDialect) jsonField(col, key string) string {
+	return "json_extract(" + col + ", '$." + key + "')"
+}
 func (sqliteDialect) secondsBetween(a, b string) string {
 	return fmt.Sprintf("((julianday(%s) - julianday(%s)) * 86400.0)", b, a)
 }
@@ -58,8 +69,10 @@ func (postgresDialect) rebind(q string) string {
 	}
 	return b.String()
 }
-func (postgresDialect) timeArg(t time.Time) any { return t.UTC() }
-func (postgresDialect) forUpdate() string       { return " FOR UPDATE" }
+func (postgresDialect) timeArg(t time.Time) any          { return t.UTC() }
+func (postgresDialect) forUpdate() string                { return " FOR UPDATE" }
+func (postgresDialect) jsonField(col, key string) string { return col + "->>'" + key + "'" }
+func (postgresDialect) skipLocked() string               { return " FOR UPDATE SKIP LOCKED" }
 func (postgresDialect) secondsBetween(a, b string) string {
 	return fmt.Sprintf("EXTRACT(EPOCH FROM (%s - %s))", b, a)
 }
@@ -136,3 +149,7 @@ func (j jsonText) Value() (driver.Value, error) {
 	}
 	return string(j), nil
 }
+
+// NullString is sql.NullString, named here so callers of the store need not
+// import database/sql for it.
+type NullString = sql.NullString

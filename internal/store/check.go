@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Violation is one broken invariant with a few example ids.
+type Violation struct {
+	Invariant string
+	Count     int64
+	Examples  []string
+}
+
+// invariants are the rules every committed state must satisfy. Each query
+// returns the recommendation (or row) ids that break its rule.
+var invariants = []struct{ name, query string }{
+	{"approved items have approved_by and approved_at",
+		`SELECT recommendation_id FROM recommendations WHERE status = 'approved' AND (approved_by IS NULL OR approved_at IS NULL)`},
+	{"rejected items have rejected_by and rejected_at",
+		`SELECT recommendation_id FROM recommendations WHERE status = 'rejected' AND (rejected_by IS NULL OR rejected_at IS NULL)`},
+	{"flagged items have exactly one open flag",
+		`SELECT r.recommendation_id FROM recommendations r WHERE r.status = 'flagged'
+ AND (SELECT COUNT(*) FROM recommendation_flags f WHERE f.recommendation_id = r.recommendation_id AND f.resolved = ?) <> 1`},
+	{"only flagged items have open flags",
+		`SELECT f.recommendation_id FROM recommendation_flags f JOIN recommendations r ON r.recommendation_id = f.recommendation_id
+ WHERE f.resolved = ? AND r.status <> 'flagged'`},
+	{"approved items have a delivery",
+		`SELECT r.recommendation_id FROM recommendations r LEFT JOIN deliveries d ON d.recommendation_id = r.recommendation_id
+ WHERE r.status = 'approved' AND d.recommendation_id IS NULL`},
+	{"deliveries belong to approved items",
+		`SELECT d.recommendation_id FROM deliveries d JOIN recommendations r ON r.recommendation_id = d.recommendation_id WHERE r.status <> 'approved'`},
+	{"approved items have exactly one approving audit row",
+		`SELECT r.recommendation_id FROM recommendations r WHERE r.status = 'approved' AND (SELECT COUNT(*) FROM operator_audit_log a
+ WHERE a.recommendation_id = r.recommendation_id AND (a.action = 'approve' OR (a.action = 'resolve_flag' AND {resolution} = 'approve'))) <> 1`},
+	{"rejected items have exactly one rejecting audit row",
+		`SELECT r.recommendation_id FROM recommendations r WHERE r.status = 'rejected' AND (SELECT COUNT(*) FROM operator_audit_log a
+ WHERE a.recommendation_id = r.recommendation_id AND (a.action = 'reject' OR (a.action = 'resolve_flag' AND {resolution} = 'reject'))) <> 1`},
+	{"pending items have no approving or rejecting audit row",
+		`SELECT r.recommendation_id FROM recommendations r WHERE r.status = 'pending' AND EXISTS (SELECT 1 FROM operator_audit_log a
+ WHERE a.recommendation_id = r.recommendation_id AND a.action IN ('approve', 'reject'))`},
+	{"version is 1 + the number of audited changes",
+		`SELECT r.recommendation_id FROM recommendations r WHERE r.version <> 1 + (SELECT COUNT(*) FROM operator_audit_log a
+ WHERE a.recommendation_id = r.recommendation_id AND a.action <> 'retry_delivery')`},
+	{"every flag has a flag audit row",
+		`SELECT f.flag_id FROM recommendation_flags f WHERE NOT EXISTS (SELECT 1 FROM operator_audit_log a
+ WHERE a.recommendation_id = f.recommendation_id AND a.action = 'flag')`},
+}
+
+// Check verifies the database's invariants (status ↔ audit ↔ flags ↔
+// deliveries, foreign keys) and returns every violation found; none means
+// the data is consistent. It only reads.
+func (s *Store) Check(ctx context.Context) ([]Violation, error) {
+	var out []Violation
+	for _, inv := range invariants {
+		q := strings.ReplaceAll(inv.query, "{resolution}", s.d.jsonField("a.metadata", "resolution"))
+		// The only parameters are the boolean "resolved = ?" tests.
+		args := make([]any, strings.Count(q, "?"))
+		for i := range args {
+			args[i] = false
+		}
+		q = s.q(q)
+		v, err := s.collect(ctx, inv.name, q, args)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			out = append(out, *v)
+		}
+	}
+	if s.Engine == SQLite {
+		// PostgreSQL enforces foreign keys itself; SQLite only on connections
+		// that enabled them, so check what is stored.
+		v, err := s.collect(ctx, "foreign keys hold", `SELECT "table" || ' rowid ' || rowid || ' -> ' || parent FROM pragma_foreign_key_check`, nil)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			out = append(out, *v)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) collect(ctx context.Context, name, q string, args []any) (*Violation, error) {
+	rows, err := s.Read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("check %q: %w", name, err)
+	}
+	defer rows.Close()
+	var v *Violation
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		if v == nil {
+			v = &Violation{Invariant: name}
+		}
+		v.Count++
+		if len(v.Examples) < 5 {
+			v.Examples = append(v.Examples, id)
+		}
+	}
+	return v, rows.Err()
+}
