@@ -1,0 +1,399 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/spendsense/operator-api/internal/review"
+)
+
+// Operator is a person (or, with role ingest, a service account) who may
+// call the API. The password hash is deliberately not part of it: only
+// OperatorCredentials returns that, for checking a login.
+type Operator struct {
+	ID        string      `json:"operator_id"`
+	Name      string      `json:"name"`
+	Email     *string     `json:"email"`
+	Role      review.Role `json:"role"`
+	Disabled  bool        `json:"disabled"`
+	CreatedAt time.Time   `json:"created_at"`
+}
+
+const operatorColumns = `o.operator_id, o.name, o.email, o.role, o.disabled, o.created_at`
+
+func scanOperator(row rowScanner, extra ...any) (*Operator, error) {
+	var (
+		op      Operator
+		email   sql.NullString
+		role    string
+		created Time
+	)
+	dest := append([]any{&op.ID, &op.Name, &email, &role, &op.Disabled, &created}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	op.Email, op.Role, op.CreatedAt = strPtr(email), review.Role(role), created.Time
+	return &op, nil
+}
+
+// normalizeEmail trims and lower-cases an email; nil or blank means none.
+// Emails are stored lower-cased, so that the unique index on the column is
+// case-insensitive in effect and a login may use any case.
+func normalizeEmail(e *string) *string {
+	if e == nil {
+		return nil
+	}
+	v := strings.ToLower(strings.TrimSpace(*e))
+	if v == "" {
+		return nil
+	}
+	return &v
+}
+
+// CreateOperator adds an operator with an already hashed password. A taken
+// operator id or email is a conflict; a bad id, name, email or role is
+// invalid. op.Disabled is honoured; op.CreatedAt is set by the store.
+func (s *Store) CreateOperator(ctx context.Context, op Operator, passwordHash string) error {
+	op.Name = strings.TrimSpace(op.Name)
+	op.Email = normalizeEmail(op.Email)
+	switch {
+	case !review.ValidID(op.ID):
+		return review.Errorf(review.EInvalid, "operator id %q is not valid: use 1 to 128 letters, digits or _ . : -", op.ID)
+	case op.Name == "":
+		return review.Errorf(review.EInvalid, "operator name must not be empty")
+	case !review.ValidRole(string(op.Role)):
+		return review.Errorf(review.EInvalid, "role %q is not one of %s", op.Role, strings.Join(review.Roles, ", "))
+	case op.Email != nil && (!strings.Contains(*op.Email, "@") || len(*op.Email) > 320):
+		return review.Errorf(review.EInvalid, "email %q is not valid", *op.Email)
+	case passwordHash == "":
+		return review.Errorf(review.EInvalid, "operator password hash must not be empty")
+	}
+	return s.WithTx(ctx, func(tx *Tx) error {
+		// Check first so the message can say which value is taken; the
+		// unique constraints (mapped below) still catch a concurrent insert.
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM operators WHERE operator_id = ?`, op.ID).Scan(&n); err != nil {
+			return fmt.Errorf("check operator id: %w", err)
+		}
+		if n > 0 {
+			return review.Errorf(review.EConflict, "operator %q already exists", op.ID)
+		}
+		if op.Email != nil {
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM operators WHERE lower(email) = ?`, *op.Email).Scan(&n); err != nil {
+				return fmt.Errorf("check operator email: %w", err)
+			}
+			if n > 0 {
+				return review.Errorf(review.EConflict, "an operator with email %q already exists", *op.Email)
+			}
+		}
+		now := tx.s.ts(tx.Now)
+		_, err := tx.Exec(ctx, `INSERT INTO operators (operator_id, name, email, role, password_hash, disabled, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, op.ID, op.Name, op.Email, string(op.Role), passwordHash, op.Disabled, now, now)
+		if isUniqueViolation(err) {
+			return review.Errorf(review.EConflict, "operator %q or its email already exists", op.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("insert operator: %w", err)
+		}
+		return nil
+	})
+}
+
+// isUniqueViolation reports whether err is a driver's unique (or primary
+// key) constraint violation, on either engine.
+func isUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505" // unique_violation
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		c := liteErr.Code()
+		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// GetOperator returns one operator, disabled or not.
+func (s *Store) GetOperator(ctx context.Context, id string) (*Operator, error) {
+	row := s.Read.QueryRowContext(ctx, s.q(`SELECT `+operatorColumns+` FROM operators o WHERE o.operator_id = ?`), id)
+	op, err := scanOperator(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, review.Errorf(review.ENotFound, "operator %q not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get operator: %w", err)
+	}
+	return op, nil
+}
+
+// OperatorCredentials looks an operator up for a login, by operator id or by
+// email (in any case), and returns it with its password hash. An exact id
+// match wins over an email match. A disabled operator is returned too (with
+// Disabled set): the caller must still check the password, to spend the same
+// time, and then refuse it exactly like a wrong password. No match is
+// ENotFound; call auth.DummyCheck then.
+func (s *Store) OperatorCredentials(ctx context.Context, idOrEmail string) (*Operator, string, error) {
+	ident := strings.TrimSpace(idOrEmail)
+	if ident == "" {
+		return nil, "", review.Errorf(review.ENotFound, "operator not found")
+	}
+	var hash string
+	row := s.Read.QueryRowContext(ctx, s.q(`SELECT `+operatorColumns+`, o.password_hash FROM operators o
+WHERE o.operator_id = ? OR lower(o.email) = ?
+ORDER BY CASE WHEN o.operator_id = ? THEN 0 ELSE 1 END
+LIMIT 1`), ident, strings.ToLower(ident), ident)
+	op, err := scanOperator(row, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", review.Errorf(review.ENotFound, "operator not found")
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("operator credentials: %w", err)
+	}
+	return op, hash, nil
+}
+
+// ListOperators returns every operator, by id.
+func (s *Store) ListOperators(ctx context.Context) ([]Operator, error) {
+	rows, err := s.Read.QueryContext(ctx, `SELECT `+operatorColumns+` FROM operators o ORDER BY o.operator_id`)
+	if err != nil {
+		return nil, fmt.Errorf("list operators: %w", err)
+	}
+	defer rows.Close()
+	out := []Operator{}
+	for rows.Next() {
+		op, err := scanOperator(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list operators: %w", err)
+		}
+		out = append(out, *op)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list operators: %w", err)
+	}
+	return out, nil
+}
+
+// DisableOperator disables an operator: it can no longer log in, and
+// Authenticate refuses the tokens it already holds. Disabling a disabled
+// operator is not an error.
+func (s *Store) DisableOperator(ctx context.Context, id string) error {
+	return s.WithTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE operators SET disabled = ?, updated_at = ? WHERE operator_id = ?`,
+			true, tx.s.ts(tx.Now), id)
+		return mustAffectOperator(res, err, id, "disable operator")
+	})
+}
+
+// SetOperatorPassword replaces an operator's password hash.
+func (s *Store) SetOperatorPassword(ctx context.Context, id, passwordHash string) error {
+	if passwordHash == "" {
+		return review.Errorf(review.EInvalid, "operator password hash must not be empty")
+	}
+	return s.WithTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE operators SET password_hash = ?, updated_at = ? WHERE operator_id = ?`,
+			passwordHash, tx.s.ts(tx.Now), id)
+		return mustAffectOperator(res, err, id, "set operator password")
+	})
+}
+
+func mustAffectOperator(res sql.Result, err error, id, what string) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n == 0 {
+		return review.Errorf(review.ENotFound, "operator %q not found", id)
+	}
+	return nil
+}
+
+// errBadToken is Authenticate's one answer for every refusal, so a client
+// cannot tell a revoked token from a disabled or deleted operator.
+func errBadToken() error { return review.Errorf(review.EUnauthorized, "invalid or expired token") }
+
+// Authenticate is the per-request check after a token's signature has been
+// verified: in one query it returns the token's operator if that operator
+// exists, is not disabled, and the token (jti) has not been revoked.
+// Anything else is EUnauthorized. The operator's current role is returned:
+// callers should authorize with it, not with the role the token carried.
+func (s *Store) Authenticate(ctx context.Context, operatorID, jti string) (*Operator, error) {
+	if operatorID == "" || jti == "" {
+		return nil, errBadToken()
+	}
+	var revoked sql.NullString
+	row := s.Read.QueryRowContext(ctx, s.q(`SELECT `+operatorColumns+`, r.jti FROM operators o
+LEFT JOIN revoked_tokens r ON r.jti = ?
+WHERE o.operator_id = ?`), jti, operatorID)
+	op, err := scanOperator(row, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errBadToken()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	if op.Disabled || revoked.Valid {
+		return nil, errBadToken()
+	}
+	return op, nil
+}
+
+// RevokeToken refuses a token (by jti) from now on, until expiresAt, when it
+// would have expired anyway and PurgeExpired may forget it. Revoking twice
+// is not an error.
+func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
+	if jti == "" {
+		return review.Errorf(review.EInvalid, "token has no id to revoke")
+	}
+	return s.WithTx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING`,
+			jti, tx.s.ts(expiresAt))
+		if err != nil {
+			return fmt.Errorf("revoke token: %w", err)
+		}
+		return nil
+	})
+}
+
+// TokenRevoked reports whether jti has been revoked.
+func (s *Store) TokenRevoked(ctx context.Context, jti string) (bool, error) {
+	var n int
+	err := s.Read.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM revoked_tokens WHERE jti = ?`), jti).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("token revoked: %w", err)
+	}
+	return n > 0, nil
+}
+
+// PurgeExpired forgets revoked tokens that have expired by now (Verify
+// refuses them on their expiry alone) and login-failure records whose window
+// and lock are both over. It returns how many rows it deleted.
+func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
+	var total int64
+	err := s.WithTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, `DELETE FROM revoked_tokens WHERE expires_at < ?`, tx.s.ts(now))
+		if err != nil {
+			return fmt.Errorf("purge revoked tokens: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+		res, err = tx.Exec(ctx, `DELETE FROM login_failures WHERE window_start <= ? AND (locked_until IS NULL OR locked_until <= ?)`,
+			loginTime(now.Add(-LoginFailureWindow)), loginTime(now))
+		if err != nil {
+			return fmt.Errorf("purge login failures: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		total += n
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return total, nil
+}
+
+// Login throttling. The policy is per key (see auth.LoginKey), kept in
+// login_failures so that it holds across processes sharing the database:
+// MaxLoginFailures failed logins within LoginFailureWindow of the first one
+// lock the key for LoginLockout. A successful login clears the count.
+const (
+	MaxLoginFailures   = 5
+	LoginFailureWindow = 15 * time.Minute
+	LoginLockout       = 15 * time.Minute
+)
+
+// loginTime formats a time for login_failures, whose timestamp columns are
+// fixed-width UTC text on both engines (so text order is time order).
+func loginTime(t time.Time) string { return t.UTC().Format(sqliteTimeLayout) }
+
+func loginKey(key string) string { return strings.ToLower(strings.TrimSpace(key)) }
+
+// LoginAllowed reports whether key may try to log in at now; if not,
+// retryAfter is how long until it may (rounded up to a whole second, at
+// least one).
+func (s *Store) LoginAllowed(ctx context.Context, key string, now time.Time) (retryAfter time.Duration, ok bool, err error) {
+	var locked NullTime
+	err = s.Read.QueryRowContext(ctx, s.q(`SELECT locked_until FROM login_failures WHERE login_key = ?`), loginKey(key)).Scan(&locked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, true, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("login allowed: %w", err)
+	}
+	if !locked.Valid || !locked.Time.After(now) {
+		return 0, true, nil
+	}
+	wait := locked.Time.Sub(now)
+	if r := wait % time.Second; r != 0 {
+		wait += time.Second - r
+	}
+	return wait, false, nil
+}
+
+// RecordLoginFailure counts one failed login for key at now, locking the
+// key once it reaches MaxLoginFailures within LoginFailureWindow.
+func (s *Store) RecordLoginFailure(ctx context.Context, key string, now time.Time) error {
+	key = loginKey(key)
+	if key == "" {
+		return review.Errorf(review.EInvalid, "login key must not be empty")
+	}
+	return s.WithTx(ctx, func(tx *Tx) error {
+		// Make sure the row exists, then lock it, so that concurrent
+		// failures on PostgreSQL count one after another.
+		if _, err := tx.Exec(ctx, `INSERT INTO login_failures (login_key, failures, window_start, locked_until)
+VALUES (?, 0, ?, NULL) ON CONFLICT (login_key) DO NOTHING`, key, loginTime(now)); err != nil {
+			return fmt.Errorf("record login failure: %w", err)
+		}
+		var (
+			failures int
+			start    Time
+			locked   NullTime
+		)
+		if err := tx.QueryRow(ctx, `SELECT failures, window_start, locked_until FROM login_failures WHERE login_key = ?`+tx.s.d.forUpdate(), key).
+			Scan(&failures, &start, &locked); err != nil {
+			return fmt.Errorf("record login failure: %w", err)
+		}
+		lockedNow := locked.Valid && locked.Time.After(now)
+		if !lockedNow && !now.Before(start.Time.Add(LoginFailureWindow)) {
+			// The window is over: this failure starts a new one.
+			failures, start.Time, locked.Valid = 0, now, false
+		}
+		failures++
+		var lockedUntil any
+		switch {
+		case lockedNow:
+			lockedUntil = loginTime(locked.Time) // failures while locked do not extend the lock
+		case failures >= MaxLoginFailures:
+			lockedUntil = loginTime(now.Add(LoginLockout))
+		}
+		if _, err := tx.Exec(ctx, `UPDATE login_failures SET failures = ?, window_start = ?, locked_until = ? WHERE login_key = ?`,
+			failures, loginTime(start.Time), lockedUntil, key); err != nil {
+			return fmt.Errorf("record login failure: %w", err)
+		}
+		return nil
+	})
+}
+
+// ClearLoginFailures forgets key's failures, after a successful login.
+func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
+	return s.WithTx(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE login_key = ?`, loginKey(key)); err != nil {
+			return fmt.Errorf("clear login failures: %w", err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,497 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spendsense/operator-api/internal/review"
+	"github.com/spendsense/operator-api/internal/store"
+	"github.com/spendsense/operator-api/internal/testdb"
+)
+
+// TestMain (testdb.Main) is in users_test.go: a package has only one.
+
+func strp(s string) *string { return &s }
+
+func wantCode(t *testing.T, err error, code review.Code) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("want %s error, got nil", code)
+	}
+	if got := review.ErrorCode(err); got != code {
+		t.Fatalf("want %s error, got %s: %v", code, got, err)
+	}
+}
+
+func mustCreate(t *testing.T, s *store.Store, op store.Operator, hash string) {
+	t.Helper()
+	if err := s.CreateOperator(context.Background(), op, hash); err != nil {
+		t.Fatalf("create %s: %v", op.ID, err)
+	}
+}
+
+func TestOperatorCreateGetList(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
+		s.SetClock(func() time.Time { return t0 })
+
+		mustCreate(t, s, store.Operator{ID: "op_b", Name: " Bea ", Email: strp(" Bea@Example.COM "), Role: review.RoleAdmin}, "hash-b")
+		mustCreate(t, s, store.Operator{ID: "op_a", Name: "Ana", Role: review.RoleOperator}, "hash-a")
+		mustCreate(t, s, store.Operator{ID: "svc", Name: "Engine", Email: strp("  "), Role: review.RoleIngest, Disabled: true}, "hash-s")
+
+		got, err := s.GetOperator(ctx, "op_b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := store.Operator{ID: "op_b", Name: "Bea", Email: strp("bea@example.com"), Role: review.RoleAdmin, CreatedAt: t0}
+		if got.ID != want.ID || got.Name != want.Name || got.Email == nil || *got.Email != *want.Email ||
+			got.Role != want.Role || got.Disabled || !got.CreatedAt.Equal(t0) {
+			t.Fatalf("got %+v, want %+v", got, want)
+		}
+
+		// The JSON shape, and no hash in it.
+		b, _ := json.Marshal(got)
+		for _, k := range []string{`"operator_id":"op_b"`, `"name":"Bea"`, `"email":"bea@example.com"`, `"role":"admin"`, `"disabled":false`, `"created_at":`} {
+			if !strings.Contains(string(b), k) {
+				t.Errorf("JSON %s lacks %s", b, k)
+			}
+		}
+		if strings.Contains(string(b), "hash") {
+			t.Errorf("JSON %s mentions the hash", b)
+		}
+
+		svc, err := s.GetOperator(ctx, "svc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if svc.Email != nil || !svc.Disabled || svc.Role != review.RoleIngest {
+			t.Fatalf("svc %+v", svc)
+		}
+
+		_, err = s.GetOperator(ctx, "nobody")
+		wantCode(t, err, review.ENotFound)
+
+		list, err := s.ListOperators(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, op := range list {
+			ids = append(ids, op.ID)
+		}
+		if strings.Join(ids, ",") != "op_a,op_b,svc" {
+			t.Fatalf("list %v", ids)
+		}
+	})
+}
+
+func TestOperatorListEmpty(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		list, err := s.ListOperators(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if list == nil || len(list) != 0 {
+			t.Fatalf("list %#v, want empty non-nil", list)
+		}
+	})
+}
+
+func TestOperatorCreateConflicts(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		mustCreate(t, s, store.Operator{ID: "op_1", Name: "One", Email: strp("one@example.com"), Role: review.RoleOperator}, "h")
+
+		err := s.CreateOperator(ctx, store.Operator{ID: "op_1", Name: "Again", Role: review.RoleOperator}, "h")
+		wantCode(t, err, review.EConflict)
+		if !strings.Contains(err.Error(), `"op_1"`) {
+			t.Fatalf("message %q does not name the id", err)
+		}
+
+		// Emails are unique whatever their case.
+		err = s.CreateOperator(ctx, store.Operator{ID: "op_2", Name: "Two", Email: strp("ONE@example.com"), Role: review.RoleOperator}, "h")
+		wantCode(t, err, review.EConflict)
+		if !strings.Contains(err.Error(), "email") {
+			t.Fatalf("message %q does not say email", err)
+		}
+
+		// Nothing was written by the refused attempts.
+		if _, err := s.GetOperator(ctx, "op_2"); review.ErrorCode(err) != review.ENotFound {
+			t.Fatalf("op_2 exists after a refused create: %v", err)
+		}
+		// Operators without email do not collide with one another.
+		mustCreate(t, s, store.Operator{ID: "op_3", Name: "Three", Role: review.RoleOperator}, "h")
+		mustCreate(t, s, store.Operator{ID: "op_4", Name: "Four", Role: review.RoleOperator}, "h")
+	})
+}
+
+// TestOperatorCreateConcurrent: racing creations of one id give one
+// operator and conflicts, never an internal error (on PostgreSQL the
+// existence checks can both pass and the unique index decides).
+func TestOperatorCreateConcurrent(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		const n = 8
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = s.CreateOperator(ctx, store.Operator{ID: "dup", Name: "Dup", Email: strp("dup@example.com"), Role: review.RoleOperator}, "h")
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case review.ErrorCode(err) != review.EConflict:
+				t.Errorf("want conflict, got %v", err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d creations succeeded, want 1", ok)
+		}
+	})
+}
+
+func TestOperatorCreateInvalid(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		for name, c := range map[string]struct {
+			op   store.Operator
+			hash string
+		}{
+			"empty id":   {store.Operator{ID: "", Name: "X", Role: review.RoleOperator}, "h"},
+			"bad id":     {store.Operator{ID: "a b", Name: "X", Role: review.RoleOperator}, "h"},
+			"email id":   {store.Operator{ID: "x@example.com", Name: "X", Role: review.RoleOperator}, "h"},
+			"no name":    {store.Operator{ID: "x", Name: "  ", Role: review.RoleOperator}, "h"},
+			"bad role":   {store.Operator{ID: "x", Name: "X", Role: "root"}, "h"},
+			"no role":    {store.Operator{ID: "x", Name: "X"}, "h"},
+			"bad email":  {store.Operator{ID: "x", Name: "X", Role: review.RoleOperator, Email: strp("not-an-email")}, "h"},
+			"empty hash": {store.Operator{ID: "x", Name: "X", Role: review.RoleOperator}, ""},
+		} {
+			err := s.CreateOperator(ctx, c.op, c.hash)
+			if review.ErrorCode(err) != review.EInvalid {
+				t.Errorf("%s: want invalid, got %v", name, err)
+			}
+		}
+		if list, _ := s.ListOperators(ctx); len(list) != 0 {
+			t.Fatalf("invalid operators written: %+v", list)
+		}
+	})
+}
+
+func TestOperatorCredentials(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		mustCreate(t, s, store.Operator{ID: "Op_Ana", Name: "Ana", Email: strp("Ana@Example.com"), Role: review.RoleSenior}, "hash-ana")
+		mustCreate(t, s, store.Operator{ID: "op_off", Name: "Off", Email: strp("off@example.com"), Role: review.RoleOperator, Disabled: true}, "hash-off")
+
+		for _, ident := range []string{"Op_Ana", " Op_Ana ", "ana@example.com", "ANA@EXAMPLE.COM", " Ana@Example.com"} {
+			op, hash, err := s.OperatorCredentials(ctx, ident)
+			if err != nil {
+				t.Fatalf("%q: %v", ident, err)
+			}
+			if op.ID != "Op_Ana" || hash != "hash-ana" || op.Role != review.RoleSenior {
+				t.Fatalf("%q: %+v %q", ident, op, hash)
+			}
+		}
+		// Operator ids are exact: another case is another id.
+		for _, ident := range []string{"op_ana", "OP_ANA", "", "nobody", "nobody@example.com"} {
+			_, hash, err := s.OperatorCredentials(ctx, ident)
+			wantCode(t, err, review.ENotFound)
+			if hash != "" {
+				t.Fatalf("%q: hash %q returned with not found", ident, hash)
+			}
+		}
+		// A disabled operator is returned, marked, for the caller to refuse.
+		op, hash, err := s.OperatorCredentials(ctx, "off@example.com")
+		if err != nil || !op.Disabled || hash != "hash-off" {
+			t.Fatalf("disabled: %+v %q %v", op, hash, err)
+		}
+	})
+}
+
+func TestOperatorDisableAndPassword(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		mustCreate(t, s, store.Operator{ID: "op_1", Name: "One", Role: review.RoleOperator}, "old")
+
+		if err := s.SetOperatorPassword(ctx, "op_1", "new"); err != nil {
+			t.Fatal(err)
+		}
+		if _, hash, err := s.OperatorCredentials(ctx, "op_1"); err != nil || hash != "new" {
+			t.Fatalf("after passwd: %q %v", hash, err)
+		}
+		wantCode(t, s.SetOperatorPassword(ctx, "nobody", "x"), review.ENotFound)
+		wantCode(t, s.SetOperatorPassword(ctx, "op_1", ""), review.EInvalid)
+
+		if err := s.DisableOperator(ctx, "op_1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DisableOperator(ctx, "op_1"); err != nil {
+			t.Fatalf("disabling twice: %v", err)
+		}
+		op, err := s.GetOperator(ctx, "op_1")
+		if err != nil || !op.Disabled {
+			t.Fatalf("after disable: %+v %v", op, err)
+		}
+		wantCode(t, s.DisableOperator(ctx, "nobody"), review.ENotFound)
+	})
+}
+
+func TestTokenRevocation(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+		if revoked, err := s.TokenRevoked(ctx, "jti-1"); err != nil || revoked {
+			t.Fatalf("fresh jti revoked=%v err=%v", revoked, err)
+		}
+		if err := s.RevokeToken(ctx, "jti-1", now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		// Idempotent, even with another expiry.
+		if err := s.RevokeToken(ctx, "jti-1", now.Add(2*time.Hour)); err != nil {
+			t.Fatalf("revoking twice: %v", err)
+		}
+		if err := s.RevokeToken(ctx, "jti-2", now.Add(-time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, s.RevokeToken(ctx, "", now), review.EInvalid)
+		for _, jti := range []string{"jti-1", "jti-2"} {
+			if revoked, err := s.TokenRevoked(ctx, jti); err != nil || !revoked {
+				t.Fatalf("%s revoked=%v err=%v", jti, revoked, err)
+			}
+		}
+
+		// Purge forgets only what has expired.
+		n, err := s.PurgeExpired(ctx, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Fatalf("purged %d rows, want 1", n)
+		}
+		if revoked, _ := s.TokenRevoked(ctx, "jti-2"); revoked {
+			t.Fatal("expired jti-2 not purged")
+		}
+		if revoked, _ := s.TokenRevoked(ctx, "jti-1"); !revoked {
+			t.Fatal("live jti-1 purged")
+		}
+		if n, err := s.PurgeExpired(ctx, now.Add(3*time.Hour)); err != nil || n != 1 {
+			t.Fatalf("second purge: %d %v", n, err)
+		}
+	})
+}
+
+func TestAuthenticate(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		exp := time.Now().Add(time.Hour)
+		mustCreate(t, s, store.Operator{ID: "op_1", Name: "One", Email: strp("one@example.com"), Role: review.RoleSenior}, "h")
+		mustCreate(t, s, store.Operator{ID: "op_2", Name: "Two", Role: review.RoleOperator}, "h")
+
+		op, err := s.Authenticate(ctx, "op_1", "jti-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if op.ID != "op_1" || op.Role != review.RoleSenior || op.Email == nil || *op.Email != "one@example.com" {
+			t.Fatalf("authenticated %+v", op)
+		}
+
+		// Unknown operator, empty values.
+		_, err = s.Authenticate(ctx, "nobody", "jti-a")
+		wantCode(t, err, review.EUnauthorized)
+		_, err = s.Authenticate(ctx, "", "jti-a")
+		wantCode(t, err, review.EUnauthorized)
+		_, err = s.Authenticate(ctx, "op_1", "")
+		wantCode(t, err, review.EUnauthorized)
+
+		// Logout: that token is refused, the operator's other tokens are not.
+		if err := s.RevokeToken(ctx, "jti-a", exp); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Authenticate(ctx, "op_1", "jti-a")
+		wantCode(t, err, review.EUnauthorized)
+		if _, err := s.Authenticate(ctx, "op_1", "jti-b"); err != nil {
+			t.Fatalf("other token of op_1: %v", err)
+		}
+		// A revoked jti is the token's, whoever presents it: refused for op_2 too.
+		_, err = s.Authenticate(ctx, "op_2", "jti-a")
+		wantCode(t, err, review.EUnauthorized)
+
+		// Disabling stops every token of the operator at once.
+		if err := s.DisableOperator(ctx, "op_1"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Authenticate(ctx, "op_1", "jti-b")
+		wantCode(t, err, review.EUnauthorized)
+		if _, err := s.Authenticate(ctx, "op_2", "jti-c"); err != nil {
+			t.Fatalf("op_2 after op_1 disabled: %v", err)
+		}
+
+		// Every refusal reads the same.
+		_, e1 := s.Authenticate(ctx, "nobody", "x")
+		_, e2 := s.Authenticate(ctx, "op_1", "jti-b")
+		_, e3 := s.Authenticate(ctx, "op_2", "jti-a")
+		if e1.Error() != e2.Error() || e2.Error() != e3.Error() {
+			t.Fatalf("refusals differ: %q %q %q", e1, e2, e3)
+		}
+	})
+}
+
+func TestLoginThrottle(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		const key = "ana@example.com"
+
+		allowed := func(at time.Time) (time.Duration, bool) {
+			t.Helper()
+			wait, ok, err := s.LoginAllowed(ctx, key, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return wait, ok
+		}
+		fail := func(at time.Time) {
+			t.Helper()
+			if err := s.RecordLoginFailure(ctx, key, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		if _, ok := allowed(t0); !ok {
+			t.Fatal("fresh key refused")
+		}
+		// Four failures: still allowed.
+		for i := range store.MaxLoginFailures - 1 {
+			fail(t0.Add(time.Duration(i) * time.Minute))
+		}
+		if _, ok := allowed(t0.Add(4 * time.Minute)); !ok {
+			t.Fatal("refused after 4 failures")
+		}
+		// The fifth within the window locks the key for LoginLockout.
+		fifth := t0.Add(10 * time.Minute)
+		fail(fifth)
+		wait, ok := allowed(fifth.Add(time.Minute))
+		if ok || wait != store.LoginLockout-time.Minute {
+			t.Fatalf("after 5 failures ok=%v wait=%s", ok, wait)
+		}
+		// Case of the key does not matter.
+		if _, ok, _ := s.LoginAllowed(ctx, "ANA@example.com", fifth); ok {
+			t.Fatal("upper-case key not locked")
+		}
+		// Retry-After rounds up to a whole second.
+		if wait, _ := allowed(fifth.Add(500 * time.Millisecond)); wait != store.LoginLockout {
+			t.Fatalf("wait %s, want %s", wait, store.LoginLockout)
+		}
+		// Failures while locked do not extend the lock.
+		fail(fifth.Add(2 * time.Minute))
+		if wait, _ := allowed(fifth.Add(2 * time.Minute)); wait != store.LoginLockout-2*time.Minute {
+			t.Fatalf("lock extended: wait %s", wait)
+		}
+		// When the lock is over, the key is allowed and counts afresh.
+		after := fifth.Add(store.LoginLockout)
+		if _, ok := allowed(after); !ok {
+			t.Fatal("still locked after the lockout")
+		}
+		fail(after)
+		if _, ok := allowed(after.Add(time.Second)); !ok {
+			t.Fatal("one failure after the lockout locked the key")
+		}
+
+		// Other keys are independent.
+		if _, ok, _ := s.LoginAllowed(ctx, "someone-else", fifth); !ok {
+			t.Fatal("another key is locked")
+		}
+	})
+}
+
+func TestLoginThrottleWindow(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		const key = "op_1"
+		// Failures spread wider than the window never lock.
+		for i := range 3 * store.MaxLoginFailures {
+			at := t0.Add(time.Duration(i) * 4 * time.Minute)
+			if err := s.RecordLoginFailure(ctx, key, at); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok, err := s.LoginAllowed(ctx, key, at); err != nil || !ok {
+				t.Fatalf("failure %d at +%s locked the key (%v)", i+1, at.Sub(t0), err)
+			}
+		}
+
+		// A success clears the count.
+		for i := range store.MaxLoginFailures - 1 {
+			if err := s.RecordLoginFailure(ctx, "op_2", t0.Add(time.Duration(i)*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.ClearLoginFailures(ctx, "op_2"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordLoginFailure(ctx, "op_2", t0.Add(10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := s.LoginAllowed(ctx, "op_2", t0.Add(10*time.Second)); !ok {
+			t.Fatal("count not cleared by success")
+		}
+		wantCode(t, s.RecordLoginFailure(ctx, " ", t0), review.EInvalid)
+
+		// PurgeExpired forgets finished windows but not live locks.
+		for i := range store.MaxLoginFailures {
+			if err := s.RecordLoginFailure(ctx, "locked", t0.Add(time.Duration(i)*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// At +window+2s "locked"'s window is over but its lock (until
+		// +LoginLockout+4s) is not, and the other keys' windows are live.
+		if _, ok, _ := s.LoginAllowed(ctx, "locked", t0.Add(store.LoginFailureWindow+2*time.Second)); ok {
+			t.Fatal("key not locked")
+		}
+		if n, err := s.PurgeExpired(ctx, t0.Add(store.LoginFailureWindow+2*time.Second)); err != nil || n != 0 {
+			t.Fatalf("purged %d rows (%v), want none", n, err)
+		}
+		if _, ok, _ := s.LoginAllowed(ctx, "locked", t0.Add(store.LoginFailureWindow+2*time.Second)); ok {
+			t.Fatal("purge dropped a live lock")
+		}
+		if n, err := s.PurgeExpired(ctx, t0.Add(24*time.Hour)); err != nil || n != 3 {
+			t.Fatalf("purged %d rows (%v), want 3 (op_1, op_2, locked)", n, err)
+		}
+	})
+}
+
+// TestLoginThrottleConcurrent: concurrent failures all count, so a burst
+// cannot slip extra guesses past the limit.
+func TestLoginThrottleConcurrent(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		var wg sync.WaitGroup
+		for range store.MaxLoginFailures {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.RecordLoginFailure(ctx, "burst", t0); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if _, ok, err := s.LoginAllowed(ctx, "burst", t0); err != nil || ok {
+			t.Fatalf("after a burst of %d failures ok=%v err=%v", store.MaxLoginFailures, ok, err)
+		}
+	})
+}
