@@ -1,0 +1,278 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/spendsense/operator-api/internal/review"
+	"github.com/spendsense/operator-api/internal/store"
+)
+
+// Every single-item action takes the same path parameter and headers. They
+// are spelled out in each input (not embedded): huma reads parameters only
+// from an input's own fields.
+//
+//	ID             string `path:"id" maxLength:"128" doc:"Recommendation id."`
+//	IfMatch        string `header:"If-Match" doc:"…"`
+//	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"…"`
+
+// precondition parses If-Match. A value that cannot be a version can never
+// match, so it is a 412 like a stale one.
+func precondition(ifMatch string) (store.Precondition, error) {
+	v := strings.TrimSpace(ifMatch)
+	if v == "" || v == "*" {
+		return store.Precondition{}, nil
+	}
+	v = strings.TrimPrefix(v, "W/")
+	v = strings.Trim(v, `"`)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return store.Precondition{}, huma.NewError(http.StatusPreconditionFailed, "If-Match must be the ETag of the recommendation, e.g. \"3\"")
+	}
+	return store.Precondition{IfMatch: &n}, nil
+}
+
+type approveInput struct {
+	ID             string `path:"id" maxLength:"128" doc:"Recommendation id."`
+	IfMatch        string `header:"If-Match" doc:"The version (ETag) you last saw; 412 if it has changed since."`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
+	Body           *struct {
+		Notes              string `json:"notes,omitempty" maxLength:"2000" doc:"Why it is approved; required with override_guardrails."`
+		OverrideGuardrails bool   `json:"override_guardrails,omitempty" doc:"senior_operator/admin only: approve although a guardrail failed."`
+	} // optional: an approval may come without a body
+}
+
+type approveOutput struct {
+	Body struct {
+		Status           string         `json:"status" enum:"approved"`
+		RecommendationID string         `json:"recommendation_id"`
+		ApprovedBy       string         `json:"approved_by"`
+		ApprovedAt       time.Time      `json:"approved_at"`
+		Recommendation   Recommendation `json:"recommendation"`
+	}
+}
+
+type rejectInput struct {
+	ID             string `path:"id" maxLength:"128" doc:"Recommendation id."`
+	IfMatch        string `header:"If-Match" doc:"The version (ETag) you last saw; 412 if it has changed since."`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
+	Body           struct {
+		Reason string `json:"reason" minLength:"1" maxLength:"2000" doc:"Why it must not reach the customer."`
+	}
+}
+
+type rejectOutput struct {
+	Body struct {
+		Status           string         `json:"status" enum:"rejected"`
+		RecommendationID string         `json:"recommendation_id"`
+		RejectedBy       string         `json:"rejected_by"`
+		RejectedAt       time.Time      `json:"rejected_at"`
+		Reason           string         `json:"reason"`
+		Recommendation   Recommendation `json:"recommendation"`
+	}
+}
+
+type modifyInput struct {
+	ID             string `path:"id" maxLength:"128" doc:"Recommendation id."`
+	IfMatch        string `header:"If-Match" doc:"The version (ETag) you last saw; 412 if it has changed since."`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
+	Body           struct {
+		Title     *string `json:"title,omitempty" minLength:"1" maxLength:"200"`
+		Rationale *string `json:"rationale,omitempty" minLength:"1" maxLength:"5000"`
+		Priority  *string `json:"priority,omitempty" enum:"high,medium,low"`
+	}
+}
+
+type modifyOutput struct {
+	Body struct {
+		Status           string                  `json:"status" enum:"modified"`
+		RecommendationID string                  `json:"recommendation_id"`
+		ModifiedBy       string                  `json:"modified_by"`
+		ModifiedAt       *time.Time              `json:"modified_at"`
+		Modifications    map[string]store.Change `json:"modifications" doc:"Each changed field with its value before and after."`
+		Recommendation   Recommendation          `json:"recommendation"`
+	}
+}
+
+type flagInput struct {
+	ID             string `path:"id" maxLength:"128" doc:"Recommendation id."`
+	IfMatch        string `header:"If-Match" doc:"The version (ETag) you last saw; 412 if it has changed since."`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
+	Body           struct {
+		Reason string `json:"reason" minLength:"1" maxLength:"2000" doc:"What a senior operator should look at."`
+	}
+}
+
+type flagOutput struct {
+	Body struct {
+		Status           string         `json:"status" enum:"flagged"`
+		RecommendationID string         `json:"recommendation_id"`
+		FlagID           string         `json:"flag_id"`
+		FlaggedBy        string         `json:"flagged_by"`
+		FlaggedAt        time.Time      `json:"flagged_at"`
+		Recommendation   Recommendation `json:"recommendation"`
+	}
+}
+
+type bulkInput struct {
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255"`
+	Body           struct {
+		RecommendationIDs []string `json:"recommendation_ids" minItems:"1" maxItems:"1000" doc:"Up to 1,000 ids; each stands alone."`
+		Notes             string   `json:"notes,omitempty" maxLength:"2000"`
+	}
+}
+
+type bulkOutput struct {
+	Body store.BulkResult
+}
+
+// actionErrors are the statuses an action may answer besides 200.
+var actionErrors = []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed, http.StatusUnprocessableEntity}
+
+// count records an action's outcome in the metrics and passes err on.
+func (a *API) count(action string, err error) {
+	outcome := "ok"
+	switch review.ErrorCode(err) {
+	case review.EInternal:
+		if err != nil {
+			outcome = "error"
+		}
+	case review.EConflict, review.EPrecondition:
+		outcome = "conflict"
+	default:
+		outcome = "rejected"
+	}
+	a.metrics.actions.WithLabelValues(action, outcome).Inc()
+}
+
+func (a *API) registerActions(api huma.API) {
+	tags := []string{"Actions"}
+	register(api, huma.Operation{
+		OperationID: "approve", Method: http.MethodPost, Path: recPath + "/{id}/approve", Tags: tags,
+		Summary:     "Approve a pending recommendation",
+		Description: "Approves and enqueues delivery in one transaction with its audit row. A recommendation whose guardrails failed needs `override_guardrails` and notes from a senior_operator or admin.",
+		Errors:      actionErrors,
+	}, func(ctx context.Context, in *approveInput) (*approveOutput, error) {
+		pre, err := precondition(in.IfMatch)
+		if err != nil {
+			return nil, err
+		}
+		actor := actorFrom(ctx)
+		ain := store.ApproveInput{ID: in.ID, Actor: actor, Pre: pre}
+		if in.Body != nil {
+			ain.Notes, ain.Override = in.Body.Notes, in.Body.OverrideGuardrails
+		}
+		rec, err := a.store.Approve(ctx, ain)
+		a.count(review.ActionApprove, err)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		out := &approveOutput{}
+		out.Body.Status, out.Body.RecommendationID, out.Body.ApprovedBy = "approved", rec.ID, actor.ID
+		out.Body.ApprovedAt, out.Body.Recommendation = *rec.ApprovedAt, toWire(rec)
+		return out, nil
+	})
+
+	register(api, huma.Operation{
+		OperationID: "reject", Method: http.MethodPost, Path: recPath + "/{id}/reject", Tags: tags,
+		Summary: "Reject a pending recommendation", Errors: actionErrors,
+	}, func(ctx context.Context, in *rejectInput) (*rejectOutput, error) {
+		pre, err := precondition(in.IfMatch)
+		if err != nil {
+			return nil, err
+		}
+		if strings.TrimSpace(in.Body.Reason) == "" {
+			return nil, invalid("body.reason", "reason must not be blank", in.Body.Reason)
+		}
+		actor := actorFrom(ctx)
+		rec, err := a.store.Reject(ctx, store.RejectInput{ID: in.ID, Actor: actor, Reason: in.Body.Reason, Pre: pre})
+		a.count(review.ActionReject, err)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		out := &rejectOutput{}
+		out.Body.Status, out.Body.RecommendationID, out.Body.RejectedBy = "rejected", rec.ID, actor.ID
+		out.Body.RejectedAt, out.Body.Reason, out.Body.Recommendation = *rec.RejectedAt, in.Body.Reason, toWire(rec)
+		return out, nil
+	})
+
+	register(api, huma.Operation{
+		OperationID: "modify", Method: http.MethodPatch, Path: recPath + "/{id}", Tags: tags,
+		Summary:     "Edit a recommendation under review",
+		Description: "Edits title, rationale or priority while the item is pending or flagged; the status is unchanged. The audit row records each field before and after. Fields equal to their current value are not changes.",
+		Errors:      actionErrors,
+	}, func(ctx context.Context, in *modifyInput) (*modifyOutput, error) {
+		pre, err := precondition(in.IfMatch)
+		if err != nil {
+			return nil, err
+		}
+		b := in.Body
+		if b.Title == nil && b.Rationale == nil && b.Priority == nil {
+			return nil, invalid("body", "send at least one of title, rationale, priority", nil)
+		}
+		for name, v := range map[string]*string{"title": b.Title, "rationale": b.Rationale} {
+			if v != nil && strings.TrimSpace(*v) == "" {
+				return nil, invalid("body."+name, name+" must not be blank", *v)
+			}
+		}
+		actor := actorFrom(ctx)
+		rec, changes, err := a.store.Modify(ctx, store.ModifyInput{ID: in.ID, Actor: actor, Title: b.Title, Rationale: b.Rationale, Priority: b.Priority, Pre: pre})
+		a.count(review.ActionModify, err)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		out := &modifyOutput{}
+		out.Body.Status, out.Body.RecommendationID, out.Body.Modifications = "modified", rec.ID, changes
+		out.Body.ModifiedBy, out.Body.ModifiedAt, out.Body.Recommendation = actor.ID, rec.ModifiedAt, toWire(rec)
+		if rec.ModifiedBy != nil {
+			out.Body.ModifiedBy = *rec.ModifiedBy
+		}
+		return out, nil
+	})
+
+	register(api, huma.Operation{
+		OperationID: "flag", Method: http.MethodPost, Path: recPath + "/{id}/flag", Tags: tags,
+		Summary: "Flag a pending recommendation for senior review", Errors: actionErrors,
+	}, func(ctx context.Context, in *flagInput) (*flagOutput, error) {
+		pre, err := precondition(in.IfMatch)
+		if err != nil {
+			return nil, err
+		}
+		if strings.TrimSpace(in.Body.Reason) == "" {
+			return nil, invalid("body.reason", "reason must not be blank", in.Body.Reason)
+		}
+		actor := actorFrom(ctx)
+		rec, flagID, err := a.store.Flag(ctx, store.FlagInput{ID: in.ID, Actor: actor, Reason: in.Body.Reason, Pre: pre})
+		a.count(review.ActionFlag, err)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		out := &flagOutput{}
+		out.Body.Status, out.Body.RecommendationID, out.Body.FlagID = "flagged", rec.ID, flagID
+		out.Body.FlaggedBy, out.Body.FlaggedAt, out.Body.Recommendation = actor.ID, rec.UpdatedAt, toWire(rec)
+		return out, nil
+	})
+
+	register(api, huma.Operation{
+		OperationID: "bulk-approve", Method: http.MethodPost, Path: recPath + "/bulk-approve", Tags: tags,
+		Summary: "Approve many recommendations",
+		Description: "Each id stands alone. Failed items carry a reason starting with a stable code: " +
+			"`not_found`, `not_pending`, `guardrails_failed`, `duplicate`, `claimed`. Each approval has its own audit row with a shared `bulk_id`. " +
+			"Guardrail failures are never overridden in bulk.",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *bulkInput) (*bulkOutput, error) {
+		res, err := a.store.BulkApprove(ctx, store.BulkApproveInput{Actor: actorFrom(ctx), IDs: in.Body.RecommendationIDs, Notes: in.Body.Notes})
+		if err != nil {
+			a.count("bulk_approve", err)
+			return nil, a.problem(ctx, err)
+		}
+		a.metrics.actions.WithLabelValues(review.ActionApprove, "ok").Add(float64(res.Approved))
+		a.metrics.actions.WithLabelValues(review.ActionApprove, "rejected").Add(float64(res.Failed))
+		return &bulkOutput{Body: res}, nil
+	})
+}

@@ -1,0 +1,171 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/spendsense/operator-api/internal/store"
+)
+
+// auditFilter is the filter both audit operations take. huma reads
+// parameters only from an input's own fields, so each input spells them out
+// and hands them over with filter().
+type auditFilter struct {
+	OperatorID, Action, RecommendationID, StartDate, EndDate string
+}
+
+// filter parses the date bounds into a store filter.
+func (in auditFilter) filter() (store.AuditFilter, error) {
+	f := store.AuditFilter{OperatorID: in.OperatorID, Action: in.Action, RecommendationID: in.RecommendationID}
+	if in.StartDate != "" {
+		t, _, err := parseDateOrTime(in.StartDate)
+		if err != nil {
+			return f, invalid("query.start_date", "start_date must be YYYY-MM-DD or an RFC 3339 time", in.StartDate)
+		}
+		f.From = &t
+	}
+	if in.EndDate != "" {
+		t, bare, err := parseDateOrTime(in.EndDate)
+		if err != nil {
+			return f, invalid("query.end_date", "end_date must be YYYY-MM-DD or an RFC 3339 time", in.EndDate)
+		}
+		if bare {
+			t = t.AddDate(0, 0, 1) // a bare end date includes that whole day
+		} else {
+			t = t.Add(time.Microsecond) // an exact end time is inclusive
+		}
+		f.To = &t
+	}
+	if f.From != nil && f.To != nil && !f.From.Before(*f.To) {
+		return f, invalid("query.end_date", "end_date must not be before start_date", in.EndDate)
+	}
+	return f, nil
+}
+
+func parseDateOrTime(s string) (t time.Time, bareDate bool, err error) {
+	if t, err = time.Parse("2006-01-02", s); err == nil {
+		return t.UTC(), true, nil
+	}
+	t, err = time.Parse(time.RFC3339Nano, s)
+	return t.UTC(), false, err
+}
+
+type auditListInput struct {
+	OperatorID       string `query:"operator_id" maxLength:"128"`
+	Action           string `query:"action" enum:"approve,reject,modify,flag,resolve_flag,retry_delivery"`
+	RecommendationID string `query:"recommendation_id" maxLength:"128"`
+	StartDate        string `query:"start_date" maxLength:"64" doc:"A date (YYYY-MM-DD, from its start, UTC) or an RFC 3339 time." example:"2026-11-01"`
+	EndDate          string `query:"end_date" maxLength:"64" doc:"A date (includes that whole day, UTC) or an RFC 3339 time (inclusive)." example:"2026-11-30"`
+	Limit            int    `query:"limit" default:"100" minimum:"1" maximum:"500"`
+	Offset           int    `query:"offset" default:"0" minimum:"0" maximum:"10000000"`
+	Cursor           string `query:"cursor" maxLength:"512" doc:"next_cursor of the previous page (faster than offset on deep pages)."`
+}
+
+type auditListOutput struct {
+	Body struct {
+		Count      int                `json:"count" doc:"Rows in this page."`
+		Total      int64              `json:"total" doc:"Rows matching the filters."`
+		Limit      int                `json:"limit"`
+		Offset     int                `json:"offset"`
+		NextCursor *string            `json:"next_cursor" nullable:"true"`
+		Logs       []store.AuditEntry `json:"logs"`
+	}
+}
+
+type auditExportInput struct {
+	OperatorID       string `query:"operator_id" maxLength:"128"`
+	Action           string `query:"action" enum:"approve,reject,modify,flag,resolve_flag,retry_delivery"`
+	RecommendationID string `query:"recommendation_id" maxLength:"128"`
+	StartDate        string `query:"start_date" maxLength:"64" doc:"A date (YYYY-MM-DD, from its start, UTC) or an RFC 3339 time." example:"2026-11-01"`
+	EndDate          string `query:"end_date" maxLength:"64" doc:"A date (includes that whole day, UTC) or an RFC 3339 time (inclusive)." example:"2026-11-30"`
+	Format           string `query:"format" default:"csv" enum:"csv,ndjson"`
+}
+
+func (a *API) registerAudit(api huma.API) {
+	tags := []string{"Audit"}
+	register(api, huma.Operation{
+		OperationID: "list-audit-logs", Method: http.MethodGet, Path: opPath + "/audit-logs", Tags: tags,
+		Summary: "Query the audit trail", Description: "Newest first. Page with `offset`, or with `cursor` for deep pages.",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *auditListInput) (*auditListOutput, error) {
+		f, err := auditFilter{in.OperatorID, in.Action, in.RecommendationID, in.StartDate, in.EndDate}.filter()
+		if err != nil {
+			return nil, err
+		}
+		f.Limit, f.Offset = in.Limit, in.Offset
+		if in.Cursor != "" {
+			if in.Offset != 0 {
+				return nil, invalid("query.offset", "use either offset or cursor, not both", in.Offset)
+			}
+			if f.Cursor, err = store.ParseCursor(in.Cursor); err != nil {
+				return nil, invalid("query.cursor", err.Error(), in.Cursor)
+			}
+		}
+		logs, total, next, err := a.store.ListAudit(ctx, f)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		out := &auditListOutput{}
+		out.Body.Count, out.Body.Total, out.Body.Limit, out.Body.Offset, out.Body.Logs = len(logs), total, in.Limit, in.Offset, logs
+		if next != nil {
+			c := next.Encode()
+			out.Body.NextCursor = &c
+		}
+		return out, nil
+	})
+
+	register(api, huma.Operation{
+		OperationID: "export-audit-logs", Method: http.MethodGet, Path: opPath + "/audit-logs/export", Tags: tags,
+		Summary:     "Export the audit trail",
+		Description: "Every matching row, newest first, as CSV or NDJSON, streamed in constant memory.",
+		Errors:      []int{http.StatusUnprocessableEntity},
+		Responses: map[string]*huma.Response{"200": {Description: "The rows", Content: map[string]*huma.MediaType{
+			"text/csv": {}, "application/x-ndjson": {}}}},
+	}, func(ctx context.Context, in *auditExportInput) (*huma.StreamResponse, error) {
+		f, err := auditFilter{in.OperatorID, in.Action, in.RecommendationID, in.StartDate, in.EndDate}.filter()
+		if err != nil {
+			return nil, err
+		}
+		return &huma.StreamResponse{Body: func(hc huma.Context) {
+			name := "audit-log-" + a.store.Now().Format("20060102T150405Z")
+			w := hc.BodyWriter()
+			var write func(store.AuditEntry) error
+			var flush func()
+			if in.Format == "ndjson" {
+				hc.SetHeader("Content-Type", "application/x-ndjson")
+				hc.SetHeader("Content-Disposition", `attachment; filename="`+name+`.ndjson"`)
+				enc := json.NewEncoder(w)
+				write = func(e store.AuditEntry) error { return enc.Encode(e) }
+				flush = func() {}
+			} else {
+				hc.SetHeader("Content-Type", "text/csv; charset=utf-8")
+				hc.SetHeader("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+				cw := csv.NewWriter(w)
+				_ = cw.Write([]string{"audit_id", "timestamp", "operator_id", "action", "recommendation_id", "metadata"})
+				write = func(e store.AuditEntry) error {
+					return cw.Write([]string{e.AuditID, e.Timestamp.Format(time.RFC3339Nano), e.OperatorID, e.Action, e.RecommendationID, string(e.Metadata)})
+				}
+				flush = cw.Flush
+			}
+			hc.SetStatus(http.StatusOK)
+			n := 0
+			err := a.store.EachAudit(hc.Context(), f, func(e store.AuditEntry) error {
+				n++
+				if n%1000 == 0 {
+					flush()
+				}
+				return write(e)
+			})
+			flush()
+			if err != nil {
+				// Headers are gone; all we can do is stop and log.
+				_ = a.problem(hc.Context(), err)
+			}
+		}}, nil
+	})
+}

@@ -1,0 +1,61 @@
+package httpapi
+
+import "github.com/spendsense/operator-api/internal/review"
+
+// Who may call what: the single source of truth for authorization. Every
+// operation registered under /api must appear here (registration panics
+// otherwise), the auth middleware enforces it, and the OpenAPI document
+// shows it on each operation as x-roles.
+var (
+	reviewers = []review.Role{review.RoleOperator, review.RoleSenior, review.RoleAdmin}
+	seniors   = []review.Role{review.RoleSenior, review.RoleAdmin}
+	admins    = []review.Role{review.RoleAdmin}
+	ingesters = []review.Role{review.RoleIngest, review.RoleAdmin}
+	anyone    = []review.Role{review.RoleOperator, review.RoleSenior, review.RoleAdmin, review.RoleIngest}
+)
+
+var access = map[string][]review.Role{
+	"auth-me":     anyone,
+	"auth-logout": anyone,
+
+	"list-recommendations": reviewers,
+	"get-recommendation":   reviewers,
+	"approve":              reviewers,
+	"reject":               reviewers,
+	"modify":               reviewers,
+	"flag":                 reviewers,
+	"bulk-approve":         reviewers,
+	"get-trace":            reviewers,
+	"get-stats":            reviewers,
+	"get-user":             reviewers,
+	"get-user-signals":     reviewers,
+	"get-persona-history":  reviewers,
+	"list-audit-logs":      reviewers,
+	"export-audit-logs":    reviewers,
+	"list-flags":           reviewers,
+	"resolve-flag":         seniors,
+	"claim-queue":          reviewers,
+	"release-queue":        reviewers,
+	"list-deliveries":      reviewers,
+	"retry-delivery":       admins,
+
+	"ingest-users":           ingesters,
+	"ingest-recommendations": ingesters,
+}
+
+func roleNames(roles []review.Role) []string {
+	out := make([]string, len(roles))
+	for i, r := range roles {
+		out[i] = string(r)
+	}
+	return out
+}
+
+func allowed(roles []review.Role, r review.Role) bool {
+	for _, x := range roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}

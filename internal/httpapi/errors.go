@@ -1,0 +1,84 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/spendsense/operator-api/internal/review"
+)
+
+// Problem is the RFC 9457 body of every error. It is huma's ErrorModel plus
+// current_status, which 409s carry so a client can see why it lost.
+type Problem struct {
+	huma.ErrorModel
+	CurrentStatus string `json:"current_status,omitempty" doc:"On 409: the recommendation's status now." enum:"pending,approved,rejected,flagged"`
+}
+
+// installErrorModel makes every error huma writes, ours or its own
+// (validation, body too large, malformed JSON), a Problem with a detail.
+func installErrorModel() {
+	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+		p := &Problem{ErrorModel: huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: msg}}
+		for _, err := range errs {
+			if err == nil {
+				continue
+			}
+			var de huma.ErrorDetailer
+			if errors.As(err, &de) {
+				p.Errors = append(p.Errors, de.ErrorDetail())
+			} else if status < 500 {
+				p.Errors = append(p.Errors, &huma.ErrorDetail{Message: err.Error()})
+			}
+		}
+		return p
+	}
+}
+
+// domainStatus maps each domain error code to its HTTP status: the one place
+// this mapping lives.
+var domainStatus = map[review.Code]int{
+	review.ENotFound:        http.StatusNotFound,
+	review.EConflict:        http.StatusConflict,
+	review.EInvalid:         http.StatusUnprocessableEntity,
+	review.EUnauthorized:    http.StatusUnauthorized,
+	review.EForbidden:       http.StatusForbidden,
+	review.EPrecondition:    http.StatusPreconditionFailed,
+	review.ETooManyRequests: http.StatusTooManyRequests,
+}
+
+// problem turns any error from below into a client-safe status error. Only
+// domain errors keep their message; anything else is logged in full and
+// shown as a bare internal error, so no SQL or stack reaches a client.
+func (a *API) problem(ctx context.Context, err error) error {
+	var se huma.StatusError
+	if errors.As(err, &se) {
+		return err
+	}
+	var de *review.Error
+	if errors.As(err, &de) {
+		status, ok := domainStatus[de.Code]
+		if ok {
+			p := huma.NewError(status, de.Message).(*Problem)
+			if status == http.StatusConflict && de.CurrentStatus != "" {
+				p.CurrentStatus = string(de.CurrentStatus)
+			}
+			return p
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		// The client went away; nothing useful to tell it.
+		return huma.NewError(499, "request canceled")
+	}
+	a.log.ErrorContext(ctx, "internal error", slog.String("error", err.Error()))
+	return huma.NewError(http.StatusInternalServerError, "internal error")
+}
+
+// invalid is a 422 naming one field.
+func invalid(location, msg string, value any) error {
+	return huma.NewError(http.StatusUnprocessableEntity, "validation failed",
+		&huma.ErrorDetail{Location: location, Message: msg, Value: value})
+}

@@ -1,0 +1,75 @@
+package httpapi
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/spendsense/operator-api/internal/store"
+)
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	actions  *prometheus.CounterVec
+}
+
+func newMetrics(reg *prometheus.Registry, s *store.Store) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spendsense_http_requests_total", Help: "HTTP requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "spendsense_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method"}),
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spendsense_actions_total", Help: "Review actions by kind and outcome (ok, conflict, error).",
+		}, []string{"action", "outcome"}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.actions,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if s != nil {
+		reg.MustRegister(newQueueCollector(s))
+	}
+	return m
+}
+
+// queueCollector reads queue depths from the database at scrape time, so
+// every process sharing a database reports the same figures.
+type queueCollector struct {
+	s          *store.Store
+	pending    *prometheus.Desc
+	deliveries *prometheus.Desc
+}
+
+func newQueueCollector(s *store.Store) *queueCollector {
+	return &queueCollector{
+		s:          s,
+		pending:    prometheus.NewDesc("spendsense_review_queue_depth", "Recommendations waiting for review, by status (pending, flagged).", []string{"status"}, nil),
+		deliveries: prometheus.NewDesc("spendsense_deliveries", "Deliveries by status (queued, delivered, failed).", []string{"status"}, nil),
+	}
+}
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pending
+	ch <- c.deliveries
+}
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	depth, err := c.s.QueueDepth(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.pending, err)
+		return
+	}
+	for status, n := range depth.Review {
+		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(n), status)
+	}
+	for status, n := range depth.Deliveries {
+		ch <- prometheus.MustNewConstMetric(c.deliveries, prometheus.GaugeValue, float64(n), status)
+	}
+}

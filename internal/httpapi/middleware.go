@@ -1,0 +1,163 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/spendsense/operator-api/internal/logging"
+	"github.com/spendsense/operator-api/internal/review"
+	"github.com/spendsense/operator-api/internal/store"
+)
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Flush keeps streaming responses (the audit export) streaming.
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// observe gives every request an id (kept from X-Request-ID when sane),
+// recovers panics as a bare 500, logs one line per request and records the
+// request metrics by route pattern (never by raw path, which would explode
+// the label set).
+func (a *API) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-ID")
+		if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool { return c < '!' || c > '~' }) {
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-ID", id)
+		ctx := logging.WithRequestID(r.Context(), id)
+		r = r.WithContext(ctx)
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				a.log.ErrorContext(ctx, "panic", slog.Any("panic", p))
+				if rec.status == 0 {
+					writeProblem(rec, http.StatusInternalServerError, "internal error")
+				}
+			}
+			if rec.status == 0 {
+				rec.status = http.StatusOK
+			}
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			} else if i := strings.IndexByte(route, ' '); i >= 0 {
+				route = route[i+1:]
+			}
+			elapsed := time.Since(start)
+			a.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
+			a.metrics.latency.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
+			level := slog.LevelInfo
+			if rec.status >= 500 {
+				level = slog.LevelError
+			}
+			a.log.Log(ctx, level, "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.String("route", route), slog.Int("status", rec.status), slog.Duration("duration", elapsed))
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// writeProblem writes a problem+json body outside huma (panics, the
+// idempotency layer).
+func writeProblem(w http.ResponseWriter, status int, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(`{"title":` + strconv.Quote(http.StatusText(status)) + `,"status":` + strconv.Itoa(status) +
+		`,"detail":` + strconv.Quote(detail) + "}\n"))
+}
+
+type actorKey struct{}
+
+// actorFrom returns the operator the auth middleware verified.
+func actorFrom(ctx context.Context) store.Actor {
+	a, _ := ctx.Value(actorKey{}).(store.Actor)
+	return a
+}
+
+type tokenKey struct{}
+
+// tokenInfo is the verified token, for logout.
+type tokenInfo struct {
+	jti string
+	exp time.Time
+}
+
+// authenticate enforces the access table: a valid bearer token of a live,
+// enabled operator whose role the operation allows. The acting operator is
+// only ever taken from here.
+func (a *API) authenticate(ctx huma.Context, next func(huma.Context)) {
+	roles, ok := ctx.Operation().Metadata["roles"].([]review.Role)
+	if !ok {
+		next(ctx)
+		return
+	}
+	unauthorized := func(msg string) {
+		ctx.SetHeader("WWW-Authenticate", `Bearer realm="spendsense"`)
+		_ = huma.WriteErr(a.huma, ctx, http.StatusUnauthorized, msg)
+	}
+	h := ctx.Header("Authorization")
+	scheme, token, found := strings.Cut(h, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		unauthorized("missing bearer token: send Authorization: Bearer <token> from POST /api/auth/login")
+		return
+	}
+	claims, err := a.issuer.Verify(strings.TrimSpace(token))
+	if err != nil {
+		unauthorized("invalid or expired token")
+		return
+	}
+	op, err := a.store.Authenticate(ctx.Context(), claims.OperatorID(), claims.ID)
+	if err != nil {
+		if review.ErrorCode(err) == review.EInternal {
+			a.log.ErrorContext(ctx.Context(), "authenticate", slog.String("error", err.Error()))
+			_ = huma.WriteErr(a.huma, ctx, http.StatusInternalServerError, "internal error")
+			return
+		}
+		unauthorized("token revoked or operator disabled")
+		return
+	}
+	if !allowed(roles, op.Role) {
+		_ = huma.WriteErr(a.huma, ctx, http.StatusForbidden,
+			"role "+string(op.Role)+" may not call this operation; it needs one of: "+strings.Join(roleNames(roles), ", "))
+		return
+	}
+	c := context.WithValue(ctx.Context(), actorKey{}, store.Actor{ID: op.ID, Role: op.Role})
+	c = context.WithValue(c, tokenKey{}, tokenInfo{jti: claims.ID, exp: claims.Expiry()})
+	next(huma.WithContext(ctx, c))
+}

@@ -1,0 +1,148 @@
+// Package httpapi is the HTTP face of SpendSense: every operation of the
+// contract as a typed huma operation (so the OpenAPI 3.1 document, /docs and
+// input validation all come from the same Go types), the auth middleware, and
+// the one mapping from domain errors to problem+json.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/go-chi/cors"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/spendsense/operator-api/internal/auth"
+	"github.com/spendsense/operator-api/internal/review"
+	"github.com/spendsense/operator-api/internal/store"
+)
+
+// Version is reported in the OpenAPI document.
+const Version = "1.0.0"
+
+// Config is what the API needs from its process.
+type Config struct {
+	Store       *store.Store
+	Issuer      *auth.Issuer
+	Logger      *slog.Logger
+	CORSOrigins []string
+	// Registry receives the metrics; nil makes a private one.
+	Registry *prometheus.Registry
+	// ClaimLease is how long a queue claim lasts (default 10 minutes).
+	ClaimLease time.Duration
+	// IdempotencyTTL is how long Idempotency-Key replies are kept (default 24h).
+	IdempotencyTTL time.Duration
+}
+
+// API is the HTTP API.
+type API struct {
+	store   *store.Store
+	issuer  *auth.Issuer
+	log     *slog.Logger
+	metrics *metrics
+	cfg     Config
+	handler http.Handler
+	huma    huma.API
+}
+
+func init() { installErrorModel() }
+
+// New builds the API and its handler.
+func New(cfg Config) *API {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.ClaimLease <= 0 {
+		cfg.ClaimLease = 10 * time.Minute
+	}
+	if cfg.IdempotencyTTL <= 0 {
+		cfg.IdempotencyTTL = 24 * time.Hour
+	}
+	a := &API{store: cfg.Store, issuer: cfg.Issuer, log: cfg.Logger, cfg: cfg}
+	a.metrics = newMetrics(cfg.Registry, cfg.Store)
+
+	mux := http.NewServeMux()
+	hc := huma.DefaultConfig("SpendSense Operator API", Version)
+	hc.Info.Description = "Compliance operators review every AI-generated financial-education recommendation " +
+		"(approve, reject, edit, flag) before a customer sees it. Every decision is explainable and audited.\n\n" +
+		"Authenticate with `POST /api/auth/login`, then send `Authorization: Bearer <token>`. " +
+		"Each operation lists the roles that may call it (`x-roles`)."
+	hc.CreateHooks = nil // no $schema links injected into bodies: the contract's shapes are exact
+	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT"},
+	}
+	api := humago.New(mux, hc)
+	a.huma = api
+	api.UseMiddleware(a.authenticate)
+
+	a.registerOpen(api)
+	a.registerAuth(api)
+	a.registerRecommendations(api)
+	a.registerActions(api)
+	a.registerUsers(api)
+	a.registerAudit(api)
+	a.registerFlags(api)
+	a.registerQueue(api)
+	a.registerDeliveries(api)
+	a.registerIngest(api)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+
+	var h http.Handler = mux
+	h = a.idempotency(h)
+	h = cors.New(cors.Options{
+		AllowedOrigins:   cfg.CORSOrigins,
+		AllowedMethods:   []string{"GET", "POST", "PATCH", "DELETE", "OPTIONS"},
+		AllowedHeaders:   []string{"Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"},
+		ExposedHeaders:   []string{"ETag", "Link", "X-Next-Cursor", "X-Request-ID", "Retry-After"},
+		AllowCredentials: true,
+		MaxAge:           600,
+	}).Handler(h)
+	h = a.observe(h)
+	a.handler = h
+	return a
+}
+
+// Handler is the root handler.
+func (a *API) Handler() http.Handler { return a.handler }
+
+// OpenAPI returns the generated OpenAPI document.
+func (a *API) OpenAPI() *huma.OpenAPI { return a.huma.OpenAPI() }
+
+// register adds an operation under the access table's roles. Operations not
+// in the table are open (no token).
+func register[I, O any](api huma.API, op huma.Operation, h func(context.Context, *I) (*O, error)) {
+	if roles, ok := access[op.OperationID]; ok {
+		op.Security = []map[string][]string{{"bearer": {}}}
+		if op.Metadata == nil {
+			op.Metadata = map[string]any{}
+		}
+		op.Metadata["roles"] = roles
+		if op.Extensions == nil {
+			op.Extensions = map[string]any{}
+		}
+		op.Extensions["x-roles"] = roleNames(roles)
+		op.Description += "\n\nRoles: " + joinRoles(roles) + "."
+		op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
+	} else if len(op.Path) > 4 && op.Path[:5] == "/api/" && op.OperationID != "auth-login" {
+		panic("httpapi: operation " + op.OperationID + " is missing from the access table")
+	}
+	huma.Register(api, op, h)
+}
+
+func joinRoles(roles []review.Role) string {
+	s := ""
+	for i, r := range roles {
+		if i > 0 {
+			s += ", "
+		}
+		s += "`" + string(r) + "`"
+	}
+	return s
+}

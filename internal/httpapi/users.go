@@ -1,0 +1,130 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/spendsense/operator-api/internal/store"
+)
+
+type userInput struct {
+	UserID string `path:"user_id" maxLength:"128"`
+}
+
+type userOutput struct{ Body *store.UserProfile }
+
+type signalsInput struct {
+	UserID     string `path:"user_id" maxLength:"128"`
+	WindowType string `query:"window_type" default:"30d" enum:"30d,180d"`
+}
+
+type signalsOutput struct{ Body *store.UserSignals }
+
+type historyInput struct {
+	UserID string `path:"user_id" maxLength:"128"`
+	Days   int    `query:"days" default:"180" minimum:"1" maximum:"3650"`
+}
+
+type historyOutput struct{ Body []store.PersonaHistoryEntry }
+
+type traceOutput struct{ Body *store.Trace }
+
+func (a *API) registerUsers(api huma.API) {
+	tags := []string{"Users"}
+	register(api, huma.Operation{
+		OperationID: "get-user", Method: http.MethodGet, Path: opPath + "/users/{user_id}", Tags: tags,
+		Summary: "User profile", Description: "Profile, current personas for both windows, recommendation counts by status.",
+		Errors: []int{http.StatusNotFound},
+	}, func(ctx context.Context, in *userInput) (*userOutput, error) {
+		p, err := a.store.GetUserProfile(ctx, in.UserID)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		return &userOutput{Body: p}, nil
+	})
+
+	register(api, huma.Operation{
+		OperationID: "get-user-signals", Method: http.MethodGet, Path: opPath + "/users/{user_id}/signals", Tags: tags,
+		Summary: "User signals for one window", Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *signalsInput) (*signalsOutput, error) {
+		sg, err := a.store.GetUserSignals(ctx, in.UserID, in.WindowType)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		return &signalsOutput{Body: sg}, nil
+	})
+
+	register(api, huma.Operation{
+		OperationID: "get-persona-history", Method: http.MethodGet, Path: opPath + "/users/{user_id}/persona-history", Tags: tags,
+		Summary: "Persona history", Description: "Persona changes over the last `days` days, newest first.",
+		Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *historyInput) (*historyOutput, error) {
+		h, err := a.store.PersonaHistory(ctx, in.UserID, in.Days, a.store.Now())
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		return &historyOutput{Body: h}, nil
+	})
+
+	register(api, huma.Operation{
+		OperationID: "get-trace", Method: http.MethodGet, Path: recPath + "/{id}/trace", Tags: []string{"Recommendations"},
+		Summary: "Decision trace", Description: "Why the engine made this recommendation: signals, persona assignment, content matches, relevance scores, the LLM call and the guardrail results.",
+		Errors: []int{http.StatusNotFound},
+	}, func(ctx context.Context, in *getRecInput) (*traceOutput, error) {
+		t, err := a.store.GetTrace(ctx, in.ID)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		return &traceOutput{Body: t}, nil
+	})
+}
+
+type ingestUsersInput struct {
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255"`
+	Body           struct {
+		Users []store.IngestUser `json:"users" minItems:"1" maxItems:"1000"`
+	}
+}
+
+type ingestUsersOutput struct{ Body store.IngestUsersResult }
+
+type ingestRecsInput struct {
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255"`
+	Body           struct {
+		Recommendations []store.IngestRecommendation `json:"recommendations" minItems:"1" maxItems:"1000"`
+	}
+}
+
+type ingestRecsOutput struct{ Body store.IngestRecsResult }
+
+func (a *API) registerIngest(api huma.API) {
+	tags := []string{"Ingest"}
+	register(api, huma.Operation{
+		OperationID: "ingest-users", Method: http.MethodPost, Path: "/api/ingest/users", Tags: tags,
+		Summary:     "Push users, signals and personas",
+		Description: "Upserts profiles, keeps the newest signals per window, and appends to persona history when a window's persona changes.",
+		Errors:      []int{http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *ingestUsersInput) (*ingestUsersOutput, error) {
+		res, err := a.store.IngestUsers(ctx, in.Body.Users)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		return &ingestUsersOutput{Body: res}, nil
+	})
+
+	register(api, huma.Operation{
+		OperationID: "ingest-recommendations", Method: http.MethodPost, Path: "/api/ingest/recommendations", Tags: tags,
+		Summary: "Push recommendations into the review queue",
+		Description: "New items enter as pending. Idempotent by id: an identical replay is `unchanged`; different content under an existing id is a conflict and never overwrites. " +
+			"An unknown user_id is a conflict. `all_guardrails_passed` is derived here.",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}, func(ctx context.Context, in *ingestRecsInput) (*ingestRecsOutput, error) {
+		res, err := a.store.IngestRecommendations(ctx, in.Body.Recommendations)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		return &ingestRecsOutput{Body: res}, nil
+	})
+}

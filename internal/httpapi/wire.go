@@ -1,0 +1,58 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/spendsense/operator-api/internal/review"
+)
+
+// Recommendation is the wire shape of a recommendation (CONTRACT.md). Unset
+// optional fields are null, never absent.
+type Recommendation struct {
+	ID                  string            `json:"id" example:"rec_000123"`
+	UserID              string            `json:"user_id" example:"user_00042"`
+	PersonaPrimary      string            `json:"persona_primary" enum:"high_utilization,variable_income_budgeter,subscription_heavy,savings_builder,student"`
+	PersonaSecondary    *string           `json:"persona_secondary" nullable:"true"`
+	Type                string            `json:"type" enum:"article,video,tool,quiz,partner_offer"`
+	Title               string            `json:"title" example:"Bring your card utilization under 30%"`
+	Rationale           string            `json:"rationale"`
+	Priority            string            `json:"priority" enum:"high,medium,low"`
+	Status              string            `json:"status" enum:"pending,approved,rejected,flagged"`
+	ContentURL          *string           `json:"content_url" nullable:"true"`
+	ReadTimeMinutes     *int              `json:"read_time_minutes" nullable:"true"`
+	GuardrailsPassed    review.Guardrails `json:"guardrails_passed"`
+	AllGuardrailsPassed bool              `json:"all_guardrails_passed"`
+	GeneratedAt         time.Time         `json:"generated_at"`
+	CreatedAt           time.Time         `json:"created_at"`
+	UpdatedAt           time.Time         `json:"updated_at"`
+	ApprovedBy          *string           `json:"approved_by" nullable:"true"`
+	ApprovedAt          *time.Time        `json:"approved_at" nullable:"true"`
+	RejectedBy          *string           `json:"rejected_by" nullable:"true"`
+	RejectedAt          *time.Time        `json:"rejected_at" nullable:"true"`
+	ModifiedBy          *string           `json:"modified_by" nullable:"true"`
+	ModifiedAt          *time.Time        `json:"modified_at" nullable:"true"`
+	OperatorNotes       *string           `json:"operator_notes" nullable:"true"`
+	Version             int64             `json:"version" doc:"Increases with every change; send it back in If-Match."`
+	DeliveryStatus      *string           `json:"delivery_status" nullable:"true" enum:"queued,delivered,failed"`
+}
+
+func toWire(r *review.Recommendation) Recommendation {
+	return Recommendation{
+		ID: r.ID, UserID: r.UserID, PersonaPrimary: r.PersonaPrimary, PersonaSecondary: r.PersonaSecondary,
+		Type: r.Type, Title: r.Title, Rationale: r.Rationale, Priority: r.Priority, Status: string(r.Status),
+		ContentURL: r.ContentURL, ReadTimeMinutes: r.ReadTimeMinutes,
+		GuardrailsPassed: r.Guardrails, AllGuardrailsPassed: r.Guardrails.All(),
+		GeneratedAt: r.GeneratedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		ApprovedBy: r.ApprovedBy, ApprovedAt: r.ApprovedAt, RejectedBy: r.RejectedBy, RejectedAt: r.RejectedAt,
+		ModifiedBy: r.ModifiedBy, ModifiedAt: r.ModifiedAt, OperatorNotes: r.OperatorNotes,
+		Version: r.Version, DeliveryStatus: r.DeliveryStatus,
+	}
+}
+
+func toWireList(recs []*review.Recommendation) []Recommendation {
+	out := make([]Recommendation, len(recs))
+	for i, r := range recs {
+		out[i] = toWire(r)
+	}
+	return out
+}
