@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spendsense/operator-api/internal/auth"
+	"github.com/spendsense/operator-api/internal/httpapi"
+	"github.com/spendsense/operator-api/internal/logging"
+	"github.com/spendsense/operator-api/internal/store"
+)
+
+func serveCmd() *cobra.Command {
+	var addr string
+	var demo bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API (migrates the database first)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			log := logging.New(os.Stderr, os.Getenv("SPENDSENSE_LOG_LEVEL"))
+			slog.SetDefault(log)
+			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			out := cmd.OutOrStdout()
+
+			secret := os.Getenv("SPENDSENSE_JWT_SECRET")
+			if secret == "" {
+				secret = auth.NewSecret()
+				log.Warn("SPENDSENSE_JWT_SECRET is not set: using a random secret for this process; tokens will not survive a restart or work across processes")
+			}
+			issuer, err := auth.NewIssuer([]byte(secret), auth.DefaultTTL)
+			if err != nil {
+				return err
+			}
+			if demo {
+				if err := setupDemo(ctx, s, out); err != nil {
+					return err
+				}
+			}
+			api := httpapi.New(httpapi.Config{
+				Store: s, Issuer: issuer, Logger: log,
+				CORSOrigins: splitList(envOr("SPENDSENSE_CORS_ORIGINS", "http://localhost:3000")),
+			})
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			srv := &http.Server{
+				Handler:           api.Handler(),
+				ReadHeaderTimeout: 10 * time.Second,
+				ReadTimeout:       60 * time.Second,
+				IdleTimeout:       120 * time.Second,
+				ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			}
+			log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("engine", string(s.Engine)),
+				slog.String("docs", "http://"+ln.Addr().String()+"/docs"))
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve(ln) }()
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			// SIGTERM: stop accepting, let in-flight requests finish.
+			log.Info("shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				return fmt.Errorf("shutdown: %w", err)
+			}
+			if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			log.Info("stopped")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", envOr("SPENDSENSE_ADDR", "127.0.0.1:8000"), "listen address (env SPENDSENSE_ADDR)")
+	cmd.Flags().BoolVar(&demo, "demo", false, "on an empty database: seed demo data and create one demo operator per role, printing their credentials once")
+	return cmd
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// setupDemo seeds an empty database and creates demo operators.
+func setupDemo(ctx context.Context, s *store.Store, out interface{ Write([]byte) (int, error) }) error {
+	ops, err := s.ListOperators(ctx)
+	if err != nil {
+		return err
+	}
+	if len(ops) > 0 {
+		fmt.Fprintln(out, "demo: database already has operators; not seeding (credentials were printed when it was created)")
+		return nil
+	}
+	sum, err := runSeed(ctx, s, seedOptions{users: 200, recs: 2000, seed: 42}, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "demo: seeded %s\n", summaryLine(sum))
+	fmt.Fprintln(out, "demo: operators (shown once; log in with POST /api/auth/login):")
+	for _, d := range []struct{ id, name, role string }{
+		{"demo_operator", "Demo Operator", "operator"},
+		{"demo_senior", "Demo Senior Operator", "senior_operator"},
+		{"demo_admin", "Demo Admin", "admin"},
+		{"demo_ingest", "Demo Ingest Service", "ingest"},
+	} {
+		pw := auth.NewSecret()[:20]
+		if err := createOperator(ctx, s, d.id, d.name, d.role, d.id+"@demo.spendsense.local", pw); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "  %-16s role=%-16s password=%s\n", d.id, d.role, pw)
+	}
+	return nil
+}

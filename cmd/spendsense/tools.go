@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/spendsense/operator-api/internal/auth"
+	"github.com/spendsense/operator-api/internal/httpapi"
+	"github.com/spendsense/operator-api/internal/review"
+	"github.com/spendsense/operator-api/internal/seed"
+	"github.com/spendsense/operator-api/internal/store"
+)
+
+type seedOptions struct {
+	users, recs int
+	seed        int64
+}
+
+func runSeed(ctx context.Context, s *store.Store, o seedOptions, progress io.Writer) (seed.Summary, error) {
+	return seed.Generate(ctx, s, seed.Options{Users: o.users, Recommendations: o.recs, Seed: o.seed, Progress: progress})
+}
+
+// summaryLine says what a seed wrote, in one line.
+func summaryLine(s seed.Summary) string {
+	return fmt.Sprintf("%d users, %d recommendations (%d pending, %d approved, %d rejected, %d flagged), %d traces, %d audit rows, %d flags, %d deliveries",
+		s.Users, s.Recommendations, s.ByStatus["pending"], s.ByStatus["approved"], s.ByStatus["rejected"], s.ByStatus["flagged"],
+		s.DecisionTraces, s.AuditLogs, s.Flags, s.Deliveries)
+}
+
+func seedCmd() *cobra.Command {
+	var o seedOptions
+	cmd := &cobra.Command{
+		Use:   "seed",
+		Short: "Fill an empty database with deterministic synthetic data",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			var progress io.Writer
+			if term.IsTerminal(int(os.Stderr.Fd())) {
+				progress = os.Stderr
+			}
+			start := time.Now()
+			sum, err := runSeed(cmd.Context(), s, o, progress)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "seeded %s in %s\n", summaryLine(sum), time.Since(start).Round(time.Millisecond))
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&o.users, "users", 1000, "number of users")
+	cmd.Flags().IntVar(&o.recs, "recommendations", 10000, "number of recommendations")
+	cmd.Flags().Int64Var(&o.seed, "seed", 1, "random seed: the same seed gives the same data")
+	return cmd
+}
+
+// readPassword reads one line from stdin: passwords never travel as
+// arguments, where ps and shell history would show them.
+func readPassword(cmd *cobra.Command) (string, error) {
+	in := cmd.InOrStdin()
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(cmd.ErrOrStderr(), "Password: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(cmd.ErrOrStderr())
+		if err != nil {
+			return "", err
+		}
+		return string(b), nil
+	}
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("no password on stdin")
+	}
+	return pw, nil
+}
+
+func createOperator(ctx context.Context, s *store.Store, id, name, role, email, password string) error {
+	if !review.ValidRole(role) {
+		return fmt.Errorf("role must be one of %s", strings.Join(review.Roles, ", "))
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	op := store.Operator{ID: id, Name: name, Role: review.Role(role)}
+	if email != "" {
+		op.Email = &email
+	}
+	return s.CreateOperator(ctx, op, hash)
+}
+
+func operatorsCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "operators", Short: "Manage operator accounts"}
+	var id, name, role, email string
+	add := &cobra.Command{
+		Use:   "add",
+		Short: "Create an operator (password read from stdin)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			pw, err := readPassword(cmd)
+			if err != nil {
+				return err
+			}
+			if err := createOperator(cmd.Context(), s, id, name, role, email, pw); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "created operator %s (%s)\n", id, role)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&id, "id", "", "operator id")
+	add.Flags().StringVar(&name, "name", "", "display name")
+	add.Flags().StringVar(&role, "role", "operator", "operator, senior_operator, admin or ingest")
+	add.Flags().StringVar(&email, "email", "", "email (optional; can be used to log in)")
+	_ = add.MarkFlagRequired("id")
+	_ = add.MarkFlagRequired("name")
+
+	list := &cobra.Command{
+		Use: "list", Short: "List operators", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			ops, err := s.ListOperators(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tNAME\tEMAIL\tROLE\tDISABLED")
+			for _, op := range ops {
+				email := ""
+				if op.Email != nil {
+					email = *op.Email
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%v\n", op.ID, op.Name, email, op.Role, op.Disabled)
+			}
+			return w.Flush()
+		},
+	}
+
+	var targetID string
+	disable := &cobra.Command{
+		Use: "disable", Short: "Disable an operator: no login, and existing tokens stop working", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if err := s.DisableOperator(cmd.Context(), targetID); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "disabled operator %s\n", targetID)
+			return nil
+		},
+	}
+	disable.Flags().StringVar(&targetID, "id", "", "operator id")
+	_ = disable.MarkFlagRequired("id")
+
+	passwd := &cobra.Command{
+		Use: "passwd", Short: "Set an operator's password (read from stdin)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			pw, err := readPassword(cmd)
+			if err != nil {
+				return err
+			}
+			hash, err := auth.HashPassword(pw)
+			if err != nil {
+				return err
+			}
+			if err := s.SetOperatorPassword(cmd.Context(), targetID, hash); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "password set for %s\n", targetID)
+			return nil
+		},
+	}
+	passwd.Flags().StringVar(&targetID, "id", "", "operator id")
+	_ = passwd.MarkFlagRequired("id")
+
+	cmd.AddCommand(add, list, disable, passwd)
+	return cmd
+}
+
+func tokenCmd() *cobra.Command {
+	var opID string
+	var ttl time.Duration
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Print a bearer token for an operator (for scripts and tests)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			secret := os.Getenv("SPENDSENSE_JWT_SECRET")
+			if secret == "" {
+				return errors.New("SPENDSENSE_JWT_SECRET must be set: a token is only useful to a server with the same secret")
+			}
+			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			op, err := s.GetOperator(cmd.Context(), opID)
+			if err != nil {
+				return err
+			}
+			if op.Disabled {
+				return fmt.Errorf("operator %s is disabled", opID)
+			}
+			issuer, err := auth.NewIssuer([]byte(secret), ttl)
+			if err != nil {
+				return err
+			}
+			tok, _, err := issuer.Issue(op.ID, op.Role)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), tok)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&opID, "operator", "", "operator id")
+	cmd.Flags().DurationVar(&ttl, "ttl", time.Hour, "token lifetime")
+	_ = cmd.MarkFlagRequired("operator")
+	return cmd
+}
+
+func checkCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "check",
+		Short: "Verify the database's invariants; exit status 0 when they hold",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			vs, err := s.Check(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if len(vs) == 0 {
+				fmt.Fprintf(out, "ok: all invariants hold (%s)\n", s.Engine)
+				return nil
+			}
+			for _, v := range vs {
+				fmt.Fprintf(out, "VIOLATED: %s: %d row(s), e.g. %s\n", v.Invariant, v.Count, strings.Join(v.Examples, ", "))
+			}
+			return fmt.Errorf("%d invariant(s) violated", len(vs))
+		},
+	}
+}
+
+func openapiCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "openapi",
+		Short: "Print the OpenAPI 3.1 document",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			api := httpapi.New(httpapi.Config{})
+			b, err := json.MarshalIndent(api.OpenAPI(), "", "  ")
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), string(b))
+			return err
+		},
+	}
+}
