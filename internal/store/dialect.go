@@ -46,7 +46,9 @@ func (sqliteDialect) jsonField(col, key string) string {
 	return "json_extract(" + col + ", '$." + key + "')"
 }
 func (sqliteDialect) secondsBetween(a, b string) string {
-	return fmt.Sprintf("((julianday(%s) - julianday(%s)) * 86400.0)", b, a)
+	// unixepoch(…, 'subsec') keeps milliseconds exactly; julianday's
+	// floating-point days would turn 60 s into 59.9999964.
+	return fmt.Sprintf("(unixepoch(%s, 'subsec') - unixepoch(%s, 'subsec'))", b, a)
 }
 
 type postgresDialect struct{}
