@@ -159,66 +159,10 @@ func (r resp) must(t *testing.T, want int) resp {
 	return r
 }
 
-// fixture ingests users and n recommendations through the store, every
-// badEvery-th one with a failed guardrail (0: none fail). Ids are rec_0000….
+// fixture ingests n recommendations (see testdb.Fixture).
 func (e *env) fixture(n, badEvery int) []string {
 	e.t.Helper()
-	ctx := context.Background()
-	users := []store.IngestUser{}
-	for u := 0; u < 3; u++ {
-		users = append(users, store.IngestUser{UserID: fmt.Sprintf("user_%d", u),
-			Signals:  store.IngestSignals{Days30: sampleSignals()},
-			Personas: store.IngestPersonas{Days30: store.Persona{Primary: "high_utilization", MatchStrength: 0.8}}})
-	}
-	if _, err := e.s.IngestUsers(ctx, users); err != nil {
-		e.t.Fatal(err)
-	}
-	personas, types, prios := review.Personas, review.Types, review.Priorities
-	var recs []store.IngestRecommendation
-	var ids []string
-	for i := 0; i < n; i++ {
-		id := fmt.Sprintf("rec_%04d", i)
-		ids = append(ids, id)
-		g := review.Guardrails{ToneCheck: true, AdviceCheck: true, EligibilityCheck: true}
-		if badEvery > 0 && i%badEvery == badEvery-1 {
-			g.AdviceCheck = false
-		}
-		recs = append(recs, store.IngestRecommendation{ID: id, UserID: fmt.Sprintf("user_%d", i%3),
-			PersonaPrimary: personas[i%len(personas)], Type: types[i%len(types)], Priority: prios[i%len(prios)],
-			Title: "Title " + id, Rationale: "Because of your numbers (" + id + ")", GuardrailsPassed: g,
-			GeneratedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
-			Trace: &store.IngestTrace{
-				SignalsDetectedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), PersonaAssignedAt: time.Date(2026, 11, 1, 0, 0, 1, 0, time.UTC),
-				ContentMatchedAt: time.Date(2026, 11, 1, 0, 0, 2, 0, time.UTC), RationaleGeneratedAt: time.Date(2026, 11, 1, 0, 0, 3, 0, time.UTC),
-				GuardrailsCheckedAt: time.Date(2026, 11, 1, 0, 0, 4, 0, time.UTC),
-				Signals:             json.RawMessage(`{"credit":{"aggregate_utilization_pct":78}}`), PersonaAssignment: json.RawMessage(`{"primary":"high_utilization"}`),
-				ContentMatches: json.RawMessage(`[{"content_id":"c1","score":0.9}]`), RelevanceScores: json.RawMessage(`{"c1":0.9}`),
-				LLMModel: "gpt-4o-mini", Temperature: 0.3, TokensUsed: 412,
-			}})
-	}
-	for start := 0; start < len(recs); start += 1000 {
-		res, err := e.s.IngestRecommendations(ctx, recs[start:min(len(recs), start+1000)])
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if len(res.Conflicts) > 0 {
-			e.t.Fatalf("fixture conflicts: %+v", res.Conflicts)
-		}
-	}
-	return ids
-}
-
-func sampleSignals() store.Signals {
-	var sg store.Signals
-	sg.Credit.AggregateUtilizationPct = 78
-	sg.Credit.TotalCreditUsed = 7800
-	sg.Credit.TotalCreditAvailable = 10000
-	sg.Credit.AnyInterestCharges = true
-	sg.Subscriptions.RecurringMerchantCount = 2
-	sg.Subscriptions.Merchants = []store.Merchant{{Name: "Netflix", Amount: 15.49}, {Name: "Spotify", Amount: 11.99}}
-	sg.Income.IncomeType = "salaried"
-	sg.Income.PaymentFrequency = "biweekly"
-	return sg
+	return testdb.Fixture(e.t, e.s, n, badEvery)
 }
 
 // auditCount counts audit rows, optionally for one recommendation.
