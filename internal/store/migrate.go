@@ -2,20 +2,34 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
+	"log/slog"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
 )
 
 //go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
-// Migrate applies every pending schema migration. Running it again is a
+// riverMigrationLock is the PostgreSQL advisory lock key held while River's
+// migrations run, so several processes starting at once apply them once.
+// ("river" in ASCII, which no other lock in this program uses.)
+const riverMigrationLock = 0x7269766572
+
+// Migrate applies every pending schema migration: ours (goose), then River's
+// (rivermigrate), which create the job queue's tables. Running it again is a
 // no-op. On PostgreSQL a session advisory lock lets several processes start
-// at once: one migrates, the others wait and then find nothing to do.
+// at once: one migrates, the others wait and then find nothing to do. On
+// SQLite, River's migrations run in one BEGIN IMMEDIATE transaction, which
+// SQLite's write lock serializes across processes the same way.
 func (s *Store) Migrate(ctx context.Context) (applied int, err error) {
 	dir, dialect := "migrations/sqlite", goose.DialectSQLite3
 	var opts []goose.ProviderOption
@@ -39,5 +53,70 @@ func (s *Store) Migrate(ctx context.Context) (applied int, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("migrate: %w", err)
 	}
-	return len(results), nil
+	n, err := s.migrateRiver(ctx)
+	if err != nil {
+		return len(results), fmt.Errorf("migrate river: %w", err)
+	}
+	return len(results) + n, nil
+}
+
+// RiverDriver is the River driver for this store's write pool.
+//
+// Every store transaction is a *sql.Tx (Tx embeds one), and the delivery job
+// must be inserted inside the approving transaction, so River runs on its
+// database/sql drivers on both engines: riversqlite on SQLite and
+// riverdatabasesql on PostgreSQL (which runs on pgx through pgx's stdlib
+// driver, the one this store opens). Neither listens for notifications, so
+// River's clients poll for new jobs (see the delivery package).
+//
+// On SQLite the write pool is a single connection whose transactions begin
+// IMMEDIATE, which is what River's SQLite driver asks for (one connection, no
+// SQLITE_BUSY); reads go to the separate read-only pool, so they are not
+// serialized behind River or behind writes.
+func (s *Store) RiverDriver() riverdriver.Driver[*sql.Tx] {
+	if s.Engine == Postgres {
+		return riverdatabasesql.New(s.Write)
+	}
+	return riversqlite.New(s.Write)
+}
+
+// migrateRiver applies River's own migrations and returns how many it applied.
+func (s *Store) migrateRiver(ctx context.Context) (int, error) {
+	m, err := rivermigrate.New(s.RiverDriver(), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return 0, err
+	}
+	if s.Engine == SQLite {
+		// SQLite DDL is transactional: checking what is applied and applying
+		// the rest in one write transaction makes concurrent migrators safe.
+		var res *rivermigrate.MigrateResult
+		err := s.WithTx(ctx, func(tx *Tx) error {
+			var err error
+			res, err = m.MigrateTx(ctx, tx.Tx, rivermigrate.DirectionUp, nil) //nolint:staticcheck // see above
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+		return len(res.Versions), nil
+	}
+	// PostgreSQL: some River migrations must commit separately, so Migrate
+	// (one transaction per version) runs under a session advisory lock held
+	// on a connection of its own.
+	conn, err := s.Write.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(riverMigrationLock)); err != nil {
+		return 0, err
+	}
+	defer func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(riverMigrationLock))
+	}()
+	res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return 0, err
+	}
+	return len(res.Versions), nil
 }

@@ -72,4 +72,3 @@ func sampleSignals() store.Signals {
 	sg.Income.PaymentFrequency = "biweekly"
 	return sg
 }
-
