@@ -99,13 +99,19 @@ type ingestRecsInput struct {
 
 type ingestRecsOutput struct{ Body store.IngestRecsResult }
 
+// ingestMaxBody lets the engine push its full batch of 1,000 items with
+// their decision traces (about 1.5 KiB each) in one request. Every other
+// endpoint keeps the contract's 1 MiB limit.
+const ingestMaxBody = 8 << 20
+
 func (a *API) registerIngest(api huma.API) {
 	tags := []string{"Ingest"}
 	register(api, huma.Operation{
 		OperationID: "ingest-users", Method: http.MethodPost, Path: "/api/ingest/users", Tags: tags,
-		Summary:     "Push users, signals and personas",
-		Description: "Upserts profiles, keeps the newest signals per window, and appends to persona history when a window's persona changes.",
-		Errors:      []int{http.StatusUnprocessableEntity},
+		Summary:      "Push users, signals and personas",
+		Description:  "Upserts profiles, keeps the newest signals per window, and appends to persona history when a window's persona changes.",
+		Errors:       []int{http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
+		MaxBodyBytes: ingestMaxBody,
 	}, func(ctx context.Context, in *ingestUsersInput) (*ingestUsersOutput, error) {
 		res, err := a.store.IngestUsers(ctx, in.Body.Users)
 		if err != nil {
@@ -119,7 +125,8 @@ func (a *API) registerIngest(api huma.API) {
 		Summary: "Push recommendations into the review queue",
 		Description: "New items enter as pending. Idempotent by id: an identical replay is `unchanged`; different content under an existing id is a conflict and never overwrites. " +
 			"An unknown user_id is a conflict. `all_guardrails_passed` is derived here.",
-		Errors: []int{http.StatusUnprocessableEntity},
+		Errors:       []int{http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
+		MaxBodyBytes: ingestMaxBody,
 	}, func(ctx context.Context, in *ingestRecsInput) (*ingestRecsOutput, error) {
 		res, err := a.store.IngestRecommendations(ctx, in.Body.Recommendations)
 		if err != nil {
