@@ -30,6 +30,15 @@ func TestOpenEndpoints(t *testing.T) {
 			t.Errorf("openapi documents %d paths, want every endpoint", n)
 		}
 		e.do("GET", "/docs", "", nil).must(t, 200)
+		for _, c := range []struct {
+			method, path string
+			want         int
+		}{{"GET", "/nonexistent", 404}, {"GET", "/api/operator/nothing", 404}, {"DELETE", "/health", 405}, {"PUT", "/api/operator/recommendations", 405}} {
+			r := e.do(c.method, c.path, "", nil).must(t, c.want)
+			if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") || r.JSON(t)["detail"] == "" {
+				t.Errorf("%s %s: %q %s", c.method, c.path, r.Header.Get("Content-Type"), r.Body)
+			}
+		}
 		e.do("GET", "/api/operator/stats", e.as(review.RoleOperator), nil).must(t, 200)
 		m := string(e.do("GET", "/metrics", "", nil).must(t, 200).Body)
 		for _, want := range []string{"spendsense_http_requests_total", "spendsense_http_request_duration_seconds_bucket", `route="/api/operator/stats"`, "spendsense_review_queue_depth"} {

@@ -102,6 +102,43 @@ func writeProblem(w http.ResponseWriter, status int, detail string) {
 		`,"detail":` + strconv.Quote(detail) + "}\n"))
 }
 
+// problemFallback makes the mux's own answers problem+json like every
+// other error: an unknown path is a 404 and a known path with the wrong
+// method a 405 (with Allow), instead of the mux's plain text. "GET /" is a
+// catch-all pattern in net/http, so only the root path itself reaches the
+// banner.
+func problemFallback(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		switch {
+		case pattern == "GET /" && r.URL.Path != "/":
+		case pattern != "":
+			mux.ServeHTTP(w, r)
+			return
+		default:
+			// Ask the mux what it would say (404, or 405 with Allow).
+			probe := &headerProbe{header: http.Header{}}
+			h.ServeHTTP(probe, r)
+			if probe.status == http.StatusMethodNotAllowed {
+				w.Header().Set("Allow", probe.header.Get("Allow"))
+				writeProblem(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
+				return
+			}
+		}
+		writeProblem(w, http.StatusNotFound, "no endpoint at "+r.URL.Path+"; see /docs")
+	})
+}
+
+// headerProbe records what a handler answers and discards the body.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.header }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(code int)        { p.status = code }
+
 type actorKey struct{}
 
 // actorFrom returns the operator the auth middleware verified.

@@ -94,7 +94,7 @@ func New(cfg Config) *API {
 	a.registerIngest(api)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 
-	var h http.Handler = mux
+	var h http.Handler = problemFallback(mux)
 	h = a.idempotency(h)
 	h = cors.New(cors.Options{
 		AllowedOrigins:   cfg.CORSOrigins,
