@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/danielgtaylor/huma/v2"
+
 	"github.com/spendsense/operator-api/internal/review"
 	"github.com/spendsense/operator-api/internal/store"
 )
@@ -36,16 +38,18 @@ import (
 //
 // Requests this layer leaves to the handler untouched: no key; no valid
 // token of a live operator whose role may call the operation (the auth
-// middleware answers 401/403, and nothing is written); bodies over the 1 MiB
-// limit (the handler answers 413).
+// middleware answers 401/403, and nothing is written); bodies over the body
+// limit of the operation (the handler answers 413).
 
 const (
-	idemHeader      = "Idempotency-Key"
-	idemReplayed    = "Idempotent-Replayed"
-	idemMaxKey      = 255
-	idemMaxBody     = 1 << 20 // the API's body limit; larger bodies are the handler's 413
-	idemMaxResponse = 8 << 20 // responses larger than this are not recorded
-	idemPurgeEvery  = time.Minute
+	idemHeader   = "Idempotency-Key"
+	idemReplayed = "Idempotent-Replayed"
+	idemMaxKey   = 255
+	// idemDefaultMaxBody is huma's body limit for operations that set none;
+	// larger bodies are the handler's to refuse (413).
+	idemDefaultMaxBody = 1 << 20
+	idemMaxResponse    = 8 << 20 // responses larger than this are not recorded
+	idemPurgeEvery     = time.Minute
 )
 
 // idemReplayHeaders are the response headers recorded beside Content-Type.
@@ -53,24 +57,32 @@ var idemReplayHeaders = []string{"ETag", "Location"}
 
 // idempotency replays the first response to a repeated Idempotency-Key.
 func (a *API) idempotency(next http.Handler) http.Handler {
-	// The roles of each operation, by its ServeMux pattern ("POST /api/…").
-	// New registers every operation before wrapping the mux in this layer.
-	roles := map[string][]review.Role{}
+	// The idempotent operations (POST and PATCH under the access table), by
+	// their ServeMux pattern, and a mux of those patterns alone that finds
+	// which one a request is for exactly as the real mux will. New
+	// registers every operation before wrapping the mux in this layer.
+	type idemOp struct {
+		roles   []review.Role
+		maxBody int64
+	}
+	ops := map[string]idemOp{}
+	lookup := http.NewServeMux()
 	if a.huma != nil {
 		for path, item := range a.huma.OpenAPI().Paths {
-			if item.Post != nil {
-				if r, ok := item.Post.Metadata["roles"].([]review.Role); ok {
-					roles[http.MethodPost+" "+path] = r
+			for _, op := range []*huma.Operation{item.Post, item.Patch} {
+				if op == nil {
+					continue
 				}
-			}
-			if item.Patch != nil {
-				if r, ok := item.Patch.Metadata["roles"].([]review.Role); ok {
-					roles[http.MethodPatch+" "+path] = r
+				roles, ok := op.Metadata["roles"].([]review.Role)
+				if !ok {
+					continue
 				}
+				pattern := op.Method + " " + path
+				ops[pattern] = idemOp{roles: roles, maxBody: op.MaxBodyBytes}
+				lookup.Handle(pattern, http.NotFoundHandler())
 			}
 		}
 	}
-	mux, _ := next.(*http.ServeMux)
 	var nextPurge atomic.Int64 // unix nanoseconds
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -83,16 +95,13 @@ func (a *API) idempotency(next http.Handler) http.Handler {
 		ctx := r.Context()
 		// Only an authenticated caller allowed to call the operation gets
 		// this far; anyone else is the auth middleware's to answer.
-		var opRoles []review.Role
-		if mux != nil {
-			_, pattern := mux.Handler(r)
-			opRoles = roles[pattern]
-		}
-		if opRoles == nil {
+		_, pattern := lookup.Handler(r)
+		op, known := ops[pattern]
+		if !known {
 			next.ServeHTTP(w, r)
 			return
 		}
-		operator, ok := a.idemCaller(ctx, r, opRoles)
+		operator, ok := a.idemCaller(ctx, r, op.roles)
 		if !ok {
 			next.ServeHTTP(w, r)
 			return
@@ -104,8 +113,12 @@ func (a *API) idempotency(next http.Handler) http.Handler {
 		}
 		key := vals[0]
 
-		body, err := io.ReadAll(io.LimitReader(r.Body, idemMaxBody+1))
-		if err != nil || len(body) > idemMaxBody {
+		limit := op.maxBody
+		if limit <= 0 {
+			limit = idemDefaultMaxBody
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		if err != nil || int64(len(body)) > limit {
 			// Too large (or unreadable): the handler reads what is left and
 			// gives its own 413 or 400. Nothing is recorded.
 			r.Body = struct {
