@@ -17,7 +17,7 @@ import (
 // are spelled out in each input (not embedded): huma reads parameters only
 // from an input's own fields.
 //
-//	ID             string `path:"id" maxLength:"128" doc:"Recommendation id."`
+//	ID             string `path:"id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Recommendation id."`
 //	IfMatch        string `header:"If-Match" doc:"…"`
 //	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"…"`
 
@@ -38,7 +38,7 @@ func precondition(ifMatch string) (store.Precondition, error) {
 }
 
 type approveInput struct {
-	ID             string `path:"id" maxLength:"128" doc:"Recommendation id."`
+	ID             string `path:"id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Recommendation id."`
 	IfMatch        string `header:"If-Match" doc:"The version (ETag) you last saw; 412 if it has changed since."`
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
 	Body           *struct {
@@ -58,7 +58,7 @@ type approveOutput struct {
 }
 
 type rejectInput struct {
-	ID             string `path:"id" maxLength:"128" doc:"Recommendation id."`
+	ID             string `path:"id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Recommendation id."`
 	IfMatch        string `header:"If-Match" doc:"The version (ETag) you last saw; 412 if it has changed since."`
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
 	Body           struct {
@@ -78,7 +78,7 @@ type rejectOutput struct {
 }
 
 type modifyInput struct {
-	ID             string `path:"id" maxLength:"128" doc:"Recommendation id."`
+	ID             string `path:"id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Recommendation id."`
 	IfMatch        string `header:"If-Match" doc:"The version (ETag) you last saw; 412 if it has changed since."`
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
 	Body           struct {
@@ -100,7 +100,7 @@ type modifyOutput struct {
 }
 
 type flagInput struct {
-	ID             string `path:"id" maxLength:"128" doc:"Recommendation id."`
+	ID             string `path:"id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Recommendation id."`
 	IfMatch        string `header:"If-Match" doc:"The version (ETag) you last saw; 412 if it has changed since."`
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
 	Body           struct {

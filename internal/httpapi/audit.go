@@ -56,9 +56,9 @@ func parseDateOrTime(s string) (t time.Time, bareDate bool, err error) {
 }
 
 type auditListInput struct {
-	OperatorID       string `query:"operator_id" maxLength:"128"`
+	OperatorID       string `query:"operator_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
 	Action           string `query:"action" enum:"approve,reject,modify,flag,resolve_flag,retry_delivery"`
-	RecommendationID string `query:"recommendation_id" maxLength:"128"`
+	RecommendationID string `query:"recommendation_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
 	StartDate        string `query:"start_date" maxLength:"64" doc:"A date (YYYY-MM-DD, from its start, UTC) or an RFC 3339 time." example:"2026-11-01"`
 	EndDate          string `query:"end_date" maxLength:"64" doc:"A date (includes that whole day, UTC) or an RFC 3339 time (inclusive)." example:"2026-11-30"`
 	Limit            int    `query:"limit" default:"100" minimum:"1" maximum:"500"`
@@ -78,9 +78,9 @@ type auditListOutput struct {
 }
 
 type auditExportInput struct {
-	OperatorID       string `query:"operator_id" maxLength:"128"`
+	OperatorID       string `query:"operator_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
 	Action           string `query:"action" enum:"approve,reject,modify,flag,resolve_flag,retry_delivery"`
-	RecommendationID string `query:"recommendation_id" maxLength:"128"`
+	RecommendationID string `query:"recommendation_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
 	StartDate        string `query:"start_date" maxLength:"64" doc:"A date (YYYY-MM-DD, from its start, UTC) or an RFC 3339 time." example:"2026-11-01"`
 	EndDate          string `query:"end_date" maxLength:"64" doc:"A date (includes that whole day, UTC) or an RFC 3339 time (inclusive)." example:"2026-11-30"`
 	Format           string `query:"format" default:"csv" enum:"csv,ndjson"`

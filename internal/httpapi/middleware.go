@@ -112,6 +112,21 @@ func problemFallback(mux *http.ServeMux) http.Handler {
 		h, pattern := mux.Handler(r)
 		switch {
 		case pattern == "GET /" && r.URL.Path != "/":
+			// The catch-all hides a path that exists for other methods
+			// (GET on an action): that is a 405 too.
+			var allow []string
+			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+				probe := r.Clone(r.Context())
+				probe.Method = m
+				if _, p := mux.Handler(probe); p != "" && p != "GET /" {
+					allow = append(allow, m)
+				}
+			}
+			if len(allow) > 0 {
+				w.Header().Set("Allow", strings.Join(allow, ", "))
+				writeProblem(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
+				return
+			}
 		case pattern != "":
 			mux.ServeHTTP(w, r)
 			return

@@ -13,7 +13,7 @@ import (
 const opPath = "/api/operator"
 
 type statsInput struct {
-	OperatorID string `query:"operator_id" maxLength:"128" doc:"Only this operator's decisions in the today-figures."`
+	OperatorID string `query:"operator_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Only this operator's decisions in the today-figures."`
 	TZ         string `query:"tz" default:"UTC" maxLength:"64" doc:"IANA time zone that defines today." example:"America/New_York"`
 }
 
@@ -31,7 +31,7 @@ type flagsOutput struct {
 }
 
 type resolveInput struct {
-	FlagID         string `path:"flag_id" maxLength:"128"`
+	FlagID         string `path:"flag_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255"`
 	Body           struct {
 		Resolution         string `json:"resolution" enum:"approve,reject,requeue"`
@@ -63,7 +63,7 @@ type deliveriesOutput struct {
 }
 
 type retryInput struct {
-	ID             string `path:"recommendation_id" maxLength:"128"`
+	ID             string `path:"recommendation_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255"`
 }
 

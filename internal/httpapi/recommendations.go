@@ -30,7 +30,7 @@ type listRecsOutput struct {
 }
 
 type getRecInput struct {
-	ID string `path:"id" maxLength:"128" doc:"Recommendation id."`
+	ID string `path:"id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Recommendation id."`
 }
 
 type getRecOutput struct {

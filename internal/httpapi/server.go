@@ -80,7 +80,7 @@ func New(cfg Config) *API {
 	}
 	api := humago.New(mux, hc)
 	a.huma = api
-	api.UseMiddleware(a.authenticate)
+	api.UseMiddleware(a.authenticate, a.checkBody)
 
 	a.registerOpen(api)
 	a.registerAuth(api)
@@ -100,7 +100,7 @@ func New(cfg Config) *API {
 		AllowedOrigins:   cfg.CORSOrigins,
 		AllowedMethods:   []string{"GET", "POST", "PATCH", "DELETE", "OPTIONS"},
 		AllowedHeaders:   []string{"Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"},
-		ExposedHeaders:   []string{"ETag", "Link", "X-Next-Cursor", "X-Request-ID", "Retry-After"},
+		ExposedHeaders:   []string{"ETag", "Link", "X-Next-Cursor", "X-Request-ID", "Retry-After", "Idempotent-Replayed"},
 		AllowCredentials: true,
 		MaxAge:           600,
 	}).Handler(h)

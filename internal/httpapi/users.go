@@ -10,20 +10,20 @@ import (
 )
 
 type userInput struct {
-	UserID string `path:"user_id" maxLength:"128"`
+	UserID string `path:"user_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
 }
 
 type userOutput struct{ Body *store.UserProfile }
 
 type signalsInput struct {
-	UserID     string `path:"user_id" maxLength:"128"`
+	UserID     string `path:"user_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
 	WindowType string `query:"window_type" default:"30d" enum:"30d,180d"`
 }
 
 type signalsOutput struct{ Body *store.UserSignals }
 
 type historyInput struct {
-	UserID string `path:"user_id" maxLength:"128"`
+	UserID string `path:"user_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
 	Days   int    `query:"days" default:"180" minimum:"1" maximum:"3650"`
 }
 
