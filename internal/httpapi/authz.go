@@ -59,3 +59,13 @@ func allowed(roles []review.Role, r review.Role) bool {
 	}
 	return false
 }
+
+// AccessTable returns a copy of the access table (operation id → roles),
+// for tests that check every operation against it.
+func AccessTable() map[string][]review.Role {
+	out := make(map[string][]review.Role, len(access))
+	for op, roles := range access {
+		out[op] = append([]review.Role(nil), roles...)
+	}
+	return out
+}
