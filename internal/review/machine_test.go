@@ -42,7 +42,9 @@ func outcome(t *testing.T, err error) string {
 //	modify: allowed while pending or flagged; status unchanged
 func TestStatusMachine(t *testing.T) {
 	const ok, conflict = "ok", string(review.EConflict)
-	approve := func(r *review.Recommendation) error { return review.CheckApprove(r, review.Approval{Role: review.RoleOperator}) }
+	approve := func(r *review.Recommendation) error {
+		return review.CheckApprove(r, review.Approval{Role: review.RoleOperator})
+	}
 	resolve := func(res string) func(r *review.Recommendation) error {
 		return func(r *review.Recommendation) error {
 			return review.CheckResolve(r, res, review.Approval{Role: review.RoleSenior, Notes: "n"})
