@@ -11,9 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/spendsense/operator-api/internal/auth"
+	"github.com/spendsense/operator-api/internal/delivery"
 	"github.com/spendsense/operator-api/internal/httpapi"
 	"github.com/spendsense/operator-api/internal/logging"
 	"github.com/spendsense/operator-api/internal/store"
@@ -21,7 +23,7 @@ import (
 
 func serveCmd() *cobra.Command {
 	var addr string
-	var demo bool
+	var demo, workers, serveAPI bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the API (migrates the database first)",
@@ -30,6 +32,9 @@ func serveCmd() *cobra.Command {
 			ctx := cmd.Context()
 			log := logging.New(os.Stderr, os.Getenv("SPENDSENSE_LOG_LEVEL"))
 			slog.SetDefault(log)
+			if !workers && !serveAPI {
+				return errors.New("--api=false and --workers=false leave nothing to run")
+			}
 			s, err := openStore(cmd)
 			if err != nil {
 				return err
@@ -51,8 +56,36 @@ func serveCmd() *cobra.Command {
 					return err
 				}
 			}
+			// Delivery: every process installs the enqueuer (approvals insert
+			// their job in the approving transaction); only --workers runs jobs.
+			reg := prometheus.NewRegistry()
+			var sink delivery.Sink
+			if workers {
+				if sink, err = delivery.NewSink(os.Getenv("SPENDSENSE_DELIVERY_WEBHOOK_URL"), os.Getenv("SPENDSENSE_DELIVERY_SECRET"), log); err != nil {
+					return err
+				}
+			}
+			dsvc, err := delivery.New(delivery.Config{Store: s, Sink: sink, Logger: log, Registry: reg, InsertOnly: !workers})
+			if err != nil {
+				return err
+			}
+			if err := dsvc.Start(ctx); err != nil {
+				return err
+			}
+			stopWorkers := func() error {
+				sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				return dsvc.Stop(sctx)
+			}
+			defer func() { _ = stopWorkers() }() // a no-op once stopped
+			if !serveAPI {
+				log.Info("worker-only: no HTTP listener; delivering until SIGTERM", slog.String("engine", string(s.Engine)))
+				<-ctx.Done()
+				log.Info("shutting down")
+				return stopWorkers()
+			}
 			api := httpapi.New(httpapi.Config{
-				Store: s, Issuer: issuer, Logger: log,
+				Store: s, Issuer: issuer, Logger: log, Registry: reg,
 				CORSOrigins: splitList(envOr("SPENDSENSE_CORS_ORIGINS", "http://localhost:3000")),
 			})
 			ln, err := net.Listen("tcp", addr)
@@ -85,11 +118,18 @@ func serveCmd() *cobra.Command {
 			if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
+			// After the last request (which may have enqueued), let running
+			// deliveries finish.
+			if err := stopWorkers(); err != nil {
+				return fmt.Errorf("stop delivery workers: %w", err)
+			}
 			log.Info("stopped")
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr("SPENDSENSE_ADDR", "127.0.0.1:8000"), "listen address (env SPENDSENSE_ADDR)")
+	cmd.Flags().BoolVar(&workers, "workers", true, "run delivery workers in this process (false: API only; approvals still enqueue their delivery)")
+	cmd.Flags().BoolVar(&serveAPI, "api", true, "serve the HTTP API (false: delivery workers only, no listener)")
 	cmd.Flags().BoolVar(&demo, "demo", false, "on an empty database: seed demo data and create one demo operator per role, printing their credentials once")
 	return cmd
 }
