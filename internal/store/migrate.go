@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -29,8 +30,28 @@ const riverMigrationLock = 0x7269766572
 // no-op. On PostgreSQL a session advisory lock lets several processes start
 // at once: one migrates, the others wait and then find nothing to do. On
 // SQLite, River's migrations run in one BEGIN IMMEDIATE transaction, which
-// SQLite's write lock serializes across processes the same way.
+// SQLite's write lock serializes across processes the same way; goose has no
+// SQLite lock, so there a process that loses the race to another (an API-only
+// and a worker-only process starting together on a new file) fails the
+// version it raced for, rolls it back, and tries again, to find it applied.
 func (s *Store) Migrate(ctx context.Context) (applied int, err error) {
+	if s.Engine != SQLite {
+		return s.migrate(ctx)
+	}
+	for attempt := 1; ; attempt++ {
+		applied, err = s.migrate(ctx)
+		if err == nil || attempt == 5 || ctx.Err() != nil {
+			return applied, err
+		}
+		select {
+		case <-ctx.Done():
+			return applied, err
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Store) migrate(ctx context.Context) (applied int, err error) {
 	dir, dialect := "migrations/sqlite", goose.DialectSQLite3
 	var opts []goose.ProviderOption
 	if s.Engine == Postgres {
