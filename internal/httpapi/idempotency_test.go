@@ -554,3 +554,43 @@ func TestIdempotencyAcrossProcesses(t *testing.T) {
 		})
 	}
 }
+
+// TestSlowActionNotCanceled: an action that waits longer than huma's 5 s
+// body-read timeout after its body was read (here: for the SQLite writer,
+// held by someone else for 6 s) still completes. Reading the body ahead of
+// huma (checkBody, Idempotency-Key) once let that timeout cancel the
+// request's context (499).
+func TestSlowActionNotCanceled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes 6 s")
+	}
+	s := testdb.Open(t, store.SQLite)
+	e := newEnv(t, s)
+	ids := e.fixture(2, 0)
+	op := e.as(review.RoleOperator)
+	tx, err := s.Write.BeginTx(t.Context(), nil) // the one writer connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(6 * time.Second)
+		_ = tx.Rollback()
+	}()
+	var wg sync.WaitGroup
+	results := make([]resp, 2)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		results[0] = e.do("POST", "/api/operator/recommendations/"+ids[0]+"/approve", op, map[string]any{"notes": "slow"})
+	}()
+	go func() {
+		defer wg.Done()
+		results[1] = e.do("POST", "/api/operator/recommendations/"+ids[1]+"/reject", op, map[string]any{"reason": "slow"}, "Idempotency-Key", "slow-1")
+	}()
+	wg.Wait()
+	for i, r := range results {
+		if r.Status != 200 {
+			t.Errorf("request %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+}

@@ -96,6 +96,7 @@ func New(cfg Config) *API {
 
 	var h http.Handler = problemFallback(mux)
 	h = a.idempotency(h)
+	h = keepBodyDeadlines(h)
 	h = cors.New(cors.Options{
 		AllowedOrigins:   cfg.CORSOrigins,
 		AllowedMethods:   []string{"GET", "POST", "PATCH", "DELETE", "OPTIONS"},

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -108,3 +110,62 @@ func findNUL(v any, at string) string {
 	}
 	return ""
 }
+
+// keepBodyDeadlines stops a read deadline set after the request body has
+// been read to its end from reaching the connection.
+//
+// Once a handler has read the whole body, net/http starts a background read
+// on the connection (to notice the client going away) and clears the read
+// deadline for it. checkBody and the idempotency layer read the body before
+// huma does; huma then sets its body-read deadline (5 s) anyway, which would
+// land on that background read: when it fired, net/http would take the
+// timeout for a dead client and cancel the request's context, so any action
+// still running 5 s after its body arrived (a large bulk approval under
+// load) would be cut off with 499. A deadline has nothing left to guard
+// once the body is in, so it is dropped; before that it passes through.
+func keepBodyDeadlines(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody {
+			next.ServeHTTP(w, r)
+			return
+		}
+		b := &eofBody{ReadCloser: r.Body}
+		r.Body = b
+		next.ServeHTTP(&deadlineWriter{ResponseWriter: w, body: b}, r)
+	})
+}
+
+// eofBody notes when the request body has been read to its end.
+type eofBody struct {
+	io.ReadCloser
+	eof atomic.Bool
+}
+
+func (b *eofBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.eof.Store(true)
+	}
+	return n, err
+}
+
+// deadlineWriter drops read deadlines once the body is in.
+type deadlineWriter struct {
+	http.ResponseWriter
+	body *eofBody
+}
+
+func (w *deadlineWriter) SetReadDeadline(d time.Time) error {
+	if w.body.eof.Load() {
+		return nil
+	}
+	return http.NewResponseController(w.ResponseWriter).SetReadDeadline(d)
+}
+
+func (w *deadlineWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
