@@ -441,3 +441,69 @@ func TestBulkApprove1000(t *testing.T) {
 		}
 	})
 }
+
+// An admin retry while the delivery's previous job is still live (River has
+// not yet recorded its end) is a conflict that changes nothing — never a
+// "queued" delivery whose job was silently skipped as a duplicate.
+func TestRetryWhileJobLiveIsConflict(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		ids := fixture(t, s, "lv", 1)
+		newService(t, s, nil, opts{insertOnly: true})
+		approve(t, s, ids[0]) // its job is available: no workers
+		// As if the worker had just recorded the failure, before River
+		// finalized the job.
+		if _, err := s.MarkDeliveryFailed(ctx, ids[0], "webhook responded 400 Bad Request"); err != nil {
+			t.Fatal(err)
+		}
+		err := s.RetryDelivery(ctx, admin, ids[0])
+		if review.ErrorCode(err) != review.EConflict || !strings.Contains(err.Error(), "still finishing") {
+			t.Fatalf("retry = %v, want a conflict", err)
+		}
+		if d := deliveries(t, s)[ids[0]]; d.Status != review.DeliveryFailed {
+			t.Fatalf("delivery = %s, want still failed", d.Status)
+		}
+		logs, err := s.Read.QueryContext(ctx, `SELECT COUNT(*) FROM operator_audit_log WHERE action = 'retry_delivery'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer logs.Close()
+		var n int
+		for logs.Next() {
+			_ = logs.Scan(&n)
+		}
+		if n != 0 {
+			t.Fatalf("%d retry_delivery audit rows, want 0", n)
+		}
+		if js := jobStates(t, s); js["available"] != 1 || len(js) != 1 {
+			t.Fatalf("jobs = %v, want the one live job", js)
+		}
+	})
+}
+
+// A job run again after its delivery was recorded (a worker that died
+// between recording and River completing the job) sends nothing.
+func TestJobForRecordedDeliverySendsNothing(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		ids := fixture(t, s, "dd", 2)
+		newService(t, s, nil, opts{insertOnly: true})
+		approve(t, s, ids[0])
+		approve(t, s, ids[1])
+		if _, err := s.MarkDelivered(ctx, ids[0]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.MarkDeliveryFailed(ctx, ids[1], "gave up"); err != nil {
+			t.Fatal(err)
+		}
+		rcv := newReceiver(t, nil)
+		start(t, newService(t, s, rcv.sink(t), opts{}))
+		waitFor(t, 10*time.Second, "jobs finished", func() bool {
+			js := jobStates(t, s)
+			return js["completed"] == 1 && js["cancelled"] == 1
+		})
+		if n := len(rcv.snapshot()); n != 0 {
+			t.Fatalf("receiver saw %d requests, want 0", n)
+		}
+	})
+}
