@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/spendsense/operator-api/internal/auth"
+	"github.com/spendsense/operator-api/internal/delivery"
 	"github.com/spendsense/operator-api/internal/httpapi"
 	"github.com/spendsense/operator-api/internal/review"
 	"github.com/spendsense/operator-api/internal/seed"
@@ -27,8 +29,19 @@ type seedOptions struct {
 	seed        int64
 }
 
+// runSeed generates the data, then gives every queued delivery the seed
+// wrote its delivery job, as an approval through the API would have.
 func runSeed(ctx context.Context, s *store.Store, o seedOptions, progress io.Writer) (seed.Summary, error) {
-	return seed.Generate(ctx, s, seed.Options{Users: o.users, Recommendations: o.recs, Seed: o.seed, Progress: progress})
+	sum, err := seed.Generate(ctx, s, seed.Options{Users: o.users, Recommendations: o.recs, Seed: o.seed, Progress: progress})
+	if err != nil {
+		return sum, err
+	}
+	q, err := delivery.New(delivery.Config{Store: s, InsertOnly: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return sum, err
+	}
+	_, err = s.RequeueDeliveryGaps(ctx, q.Enqueuer())
+	return sum, err
 }
 
 // summaryLine says what a seed wrote, in one line.

@@ -69,6 +69,13 @@ func (s *Store) Check(ctx context.Context) ([]Violation, error) {
 			out = append(out, *v)
 		}
 	}
+	gaps, err := s.DeliveryJobGaps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(gaps) > 0 {
+		out = append(out, Violation{Invariant: "queued deliveries have a live delivery job", Count: int64(len(gaps)), Examples: gaps[:min(5, len(gaps))]})
+	}
 	if s.Engine == SQLite {
 		// PostgreSQL enforces foreign keys itself; SQLite only on connections
 		// that enabled them, so check what is stored.
