@@ -3,12 +3,14 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -44,17 +46,17 @@ type fuzzEngine struct {
 
 // FuzzActionBodies sends arbitrary bodies (and recommendation ids, and
 // Idempotency-Keys) to the action endpoints of an in-process API on every
-// engine, one API per engine fed the same requests in the same order. No
-// input may get a 5xx; every refusal is problem+json with a detail; and
-// both engines must give the same status (the product behaves the same on
-// each). The seed corpus is in testdata/fuzz/FuzzActionBodies.
+// engine, one API per engine fed the same requests in the same order (see
+// fuzzEngines). No input may get a 5xx; every refusal is problem+json with
+// a detail; and the engines must give the same status (the product behaves
+// the same on each). The seed corpus is in testdata/fuzz/FuzzActionBodies.
 func FuzzActionBodies(f *testing.F) {
 	issuer, err := auth.NewIssuer(testSecret, time.Hour)
 	if err != nil {
 		f.Fatal(err)
 	}
 	var engines []*fuzzEngine
-	for _, e := range testdb.Engines() {
+	for _, e := range fuzzEngines() {
 		s := testdb.Open(f, e)
 		testdb.Fixture(f, s, 256, 7)
 		fe := &fuzzEngine{engine: e, tokens: map[review.Role]string{}}
@@ -122,6 +124,20 @@ func FuzzActionBodies(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzEngines are the engines FuzzActionBodies runs on: every engine when
+// it replays its corpus as part of go test (the PostgreSQL server is running
+// for the other tests anyway), but only SQLite under -fuzz, where each
+// worker process would otherwise start a PostgreSQL server of its own and
+// spend a short -fuzztime doing so, unless a server is named
+// (SPENDSENSE_TEST_POSTGRES_URL) or SPENDSENSE_FUZZ_POSTGRES=1 asks for one.
+func fuzzEngines() []store.Engine {
+	if fl := flag.Lookup("test.fuzz"); fl == nil || fl.Value.String() == "" ||
+		os.Getenv("SPENDSENSE_TEST_POSTGRES_URL") != "" || os.Getenv("SPENDSENSE_FUZZ_POSTGRES") == "1" {
+		return testdb.Engines()
+	}
+	return []store.Engine{store.SQLite}
 }
 
 // validHeaderValue: what net/http would put on the wire unchanged.
