@@ -134,6 +134,10 @@ func (a *API) idempotency(next http.Handler) http.Handler {
 		hash := idemHash(r, body)
 		b, err := a.store.BeginIdempotent(ctx, operator, key, hash, a.store.Now(), a.cfg.IdempotencyTTL)
 		if err != nil {
+			if ctx.Err() != nil {
+				writeProblem(w, 499, "request canceled") // the client went away
+				return
+			}
 			a.log.ErrorContext(ctx, "idempotency key", slog.String("error", err.Error()))
 			writeProblem(w, http.StatusInternalServerError, "internal error")
 			return
