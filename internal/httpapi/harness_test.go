@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spendsense/operator-api/internal/auth"
+	"github.com/spendsense/operator-api/internal/delivery"
 	"github.com/spendsense/operator-api/internal/httpapi"
 	"github.com/spendsense/operator-api/internal/review"
 	"github.com/spendsense/operator-api/internal/store"
@@ -40,8 +41,13 @@ func newEnv(t *testing.T, s *store.Store) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.New(httpapi.Config{Store: s, Issuer: issuer, CORSOrigins: []string{"http://localhost:3000"},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	quiet := slog.New(slog.DiscardHandler)
+	// Approvals insert their delivery job in the approving transaction, as in
+	// an API-only process; no worker runs, so deliveries stay queued.
+	if _, err := delivery.New(delivery.Config{Store: s, InsertOnly: true, Logger: quiet}); err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New(httpapi.Config{Store: s, Issuer: issuer, CORSOrigins: []string{"http://localhost:3000"}, Logger: quiet})
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 	e := &env{t: t, s: s, srv: srv, issuer: issuer, tokens: map[string]string{}}
