@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -63,7 +61,7 @@ func writeSQLite(ctx context.Context, s *store.Store, chunks <-chan *chunk, prog
 		name string
 		seed int
 		was  int
-	}{{name: "synchronous", seed: 0}, {name: "cache_size", seed: -262144}, {name: "threads", seed: threadsX()}}
+	}{{name: "synchronous", seed: 0}, {name: "cache_size", seed: -262144}, {name: "threads", seed: 1}}
 	for i := range pragmas {
 		p := &pragmas[i]
 		if err := conn.QueryRowContext(ctx, "PRAGMA "+p.name).Scan(&p.was); err != nil {
@@ -461,8 +459,3 @@ func (f *flatRows) Next() bool {
 
 func (f *flatRows) Values() ([]any, error) { return f.vals[f.i*f.width : (f.i+1)*f.width], nil }
 func (f *flatRows) Err() error             { return nil }
-
-func threadsX() int {
-	n, _ := strconv.Atoi(os.Getenv("SEED_THREADS"))
-	return n
-}
