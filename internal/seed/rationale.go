@@ -120,8 +120,12 @@ func rationaleSavings(r *rng, s signals) string {
 			return "You already have about " + num(s.emergencyMonths) + " months of expenses saved (" + wholeMoney(s.balance) +
 				"), so where that money is kept matters as much as adding to it."
 		}
-		gap := 6*s.balance/math.Max(s.emergencyMonths, 0.1) - s.balance
+		gap := 6*s.monthlySpend - s.balance
 		months := int(math.Ceil(gap / s.inflow))
+		if months > 36 {
+			return "You're adding about " + wholeMoney(s.inflow) + " a month to savings, " + wholeMoney(gap) +
+				" short of a six-month emergency fund. A bigger automatic transfer on payday would close that gap sooner."
+		}
 		return "You're adding about " + wholeMoney(s.inflow) + " a month to savings. At this pace you could reach a six-month emergency fund in about " +
 			strconv.Itoa(months) + " months."
 	default:

@@ -12,7 +12,6 @@ package seed
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -72,9 +71,9 @@ func (s Summary) Rows() int {
 		s.DecisionTraces + s.AuditLogs + s.Flags + s.Deliveries
 }
 
-// ErrNotEmpty is returned (wrapped in a *review.Error with code EConflict)
-// when the database already holds recommendations.
-var ErrNotEmpty = errors.New("database already has recommendations; seed only an empty database")
+// notEmptyMessage is the EConflict error's text when the database already
+// holds recommendations.
+const notEmptyMessage = "database already has recommendations; seed only an empty database"
 
 // Generate writes synthetic data into s, which must hold no recommendations
 // and no users, in one transaction: it all commits or none of it does.
@@ -153,10 +152,10 @@ func Generate(ctx context.Context, s *store.Store, opts Options) (Summary, error
 	return sum, nil
 }
 
-// notEmpty reports whether a table has any row; q must select one count.
+// notEmptyErr refuses a database that already has recommendations or users.
 func notEmptyErr(recs, users int) error {
 	if recs > 0 {
-		return &review.Error{Code: review.EConflict, Message: ErrNotEmpty.Error()}
+		return review.Errorf(review.EConflict, notEmptyMessage)
 	}
 	if users > 0 {
 		return review.Errorf(review.EConflict, "database already has users; seed only an empty database")
