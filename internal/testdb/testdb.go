@@ -20,28 +20,21 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
-	"runtime"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/spendsense/operator-api/internal/store"
+	"github.com/spendsense/operator-api/internal/testdb/pgserver"
 )
 
 const (
 	// pgBin holds the server binaries (Debian's postgresql-15 package).
-	pgBin = "/usr/lib/postgresql/15/bin"
+	pgBin = pgserver.Bin
 	// envURL names an existing server to use instead of starting one.
 	envURL = "SPENDSENSE_TEST_POSTGRES_URL"
 	// envRequire=1 turns a missing PostgreSQL into a failure.
@@ -68,12 +61,7 @@ func pgAvailable() bool {
 	if os.Getenv(envURL) != "" {
 		return true
 	}
-	for _, b := range []string{"initdb", "postgres"} {
-		if _, err := os.Stat(filepath.Join(pgBin, b)); err != nil {
-			return false
-		}
-	}
-	return true
+	return pgserver.Available()
 }
 
 // Each runs fn once per engine as a subtest named after the engine, each
@@ -133,10 +121,10 @@ var pg pgState
 type pgState struct {
 	once     sync.Once
 	err      error
-	admin    *sql.DB  // maintenance connection: CREATE/DROP DATABASE
-	base     *url.URL // URL of the server; the path is swapped per database
-	template string   // migrated database every test database copies
-	srv      *server  // nil when using SPENDSENSE_TEST_POSTGRES_URL
+	admin    *sql.DB          // maintenance connection: CREATE/DROP DATABASE
+	base     *url.URL         // URL of the server; the path is swapped per database
+	template string           // migrated database every test database copies
+	srv      *pgserver.Server // nil when using SPENDSENSE_TEST_POSTGRES_URL
 }
 
 // pgDatabase creates a new database from the template and returns its URL.
@@ -174,12 +162,16 @@ func pgSetup() error {
 	}
 	raw := os.Getenv(envURL)
 	if raw == "" {
-		srv, err := startServer()
+		srv, err := pgserver.Start()
 		if err != nil {
 			return err
 		}
+		if testing.Verbose() {
+			fmt.Fprintf(os.Stderr, "testdb: PostgreSQL started on 127.0.0.1:%d in %v (%s)\n",
+				srv.Port, srv.Elapsed.Round(time.Millisecond), srv.Dir)
+		}
 		pg.srv = srv
-		raw = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", srv.port)
+		raw = srv.URL("postgres")
 	}
 	base, err := url.Parse(raw)
 	if err != nil {
@@ -222,7 +214,7 @@ func (p *pgState) stop() {
 		p.admin.Close()
 	}
 	if p.srv != nil {
-		p.srv.stop()
+		p.srv.Stop()
 	}
 }
 
@@ -230,214 +222,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// server is a throwaway PostgreSQL owned by this test process.
-type server struct {
-	dir  string // temp dir holding data/, the unix socket and postgres.log
-	port int
-	cmd  *exec.Cmd
-	done chan error // receives the postmaster's exit
-}
-
-// startServer runs initdb in a fresh temp dir and starts postgres on a free
-// port. As root it runs both as the postgres user, since initdb refuses root.
-func startServer() (*server, error) {
-	began := time.Now()
-	cred, err := postgresCredential()
-	if err != nil {
-		return nil, err
-	}
-	// The postgres user must reach the dir, and TMPDIR may be private to root.
-	root := os.TempDir()
-	if cred != nil {
-		root = "/tmp"
-	}
-	sweepStale(root)
-	dir, err := os.MkdirTemp(root, fmt.Sprintf("spendsense-pg-%d-", os.Getpid()))
-	if err != nil {
-		return nil, err
-	}
-	s := &server{dir: dir}
-	if cred != nil {
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			os.RemoveAll(dir)
-			return nil, err
-		}
-	}
-	data := filepath.Join(dir, "data")
-	initdb := exec.Command(filepath.Join(pgBin, "initdb"), "-D", data, "-U", "postgres",
-		"--auth=trust", "--locale=C", "--encoding=UTF8", "--no-sync")
-	initdb.Dir = dir
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	if out, err := initdb.CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
-	}
-	// Another process can take the free port between our probe and the
-	// server's bind (parallel test binaries all do this), so try again.
-	for attempt := 1; ; attempt++ {
-		if err = s.start(data, cred); err == nil {
-			break
-		}
-		if attempt == 3 {
-			os.RemoveAll(dir)
-			return nil, err
-		}
-	}
-	if testing.Verbose() {
-		fmt.Fprintf(os.Stderr, "testdb: PostgreSQL started on 127.0.0.1:%d in %v (%s)\n",
-			s.port, time.Since(began).Round(time.Millisecond), dir)
-	}
-	return s, nil
-}
-
-// start launches postgres on a free port and waits until it answers.
-func (s *server) start(data string, cred *syscall.Credential) error {
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	logPath := filepath.Join(s.dir, "postgres.log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(filepath.Join(pgBin, "postgres"), "-D", data,
-		"-c", "listen_addresses=127.0.0.1",
-		"-c", "port="+strconv.Itoa(port),
-		"-c", "unix_socket_directories="+s.dir,
-		// Durability is worthless on a throwaway server; speed is not.
-		"-c", "fsync=off",
-		"-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off",
-		"-c", "max_connections=300")
-	cmd.Dir = s.dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// If the test process dies without reaching Main's cleanup (a panic, a
-	// -timeout, SIGKILL), the kernel sends the postmaster SIGQUIT, which is
-	// PostgreSQL's immediate shutdown: no server outlives its tests.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
-
-	started := make(chan error, 1)
-	done := make(chan error, 1)
-	go func() {
-		// Pdeathsig fires when the thread that started the child exits, not
-		// the process (go.dev/issue/27505), so pin this goroutine to its
-		// thread for as long as the postmaster lives.
-		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
-			logf.Close()
-			started <- err
-			return
-		}
-		started <- nil
-		done <- cmd.Wait()
-		logf.Close()
-	}()
-	if err := <-started; err != nil {
-		return fmt.Errorf("start postgres: %w", err)
-	}
-
-	deadline := time.Now().Add(time.Minute)
-	for {
-		select {
-		case err := <-done:
-			return fmt.Errorf("postgres exited during startup (%v); log:\n%s", err, tail(logPath))
-		case <-time.After(20 * time.Millisecond):
-		}
-		if serves(port, data) {
-			s.port, s.cmd, s.done = port, cmd, done
-			return nil
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			<-done
-			return fmt.Errorf("postgres did not answer within a minute; log:\n%s", tail(logPath))
-		}
-	}
-}
-
-// serves reports whether our server (not another one that won the port)
-// accepts connections on port.
-func serves(port int, data string) bool {
-	db, err := sql.Open("pgx", fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable&connect_timeout=2", port))
-	if err != nil {
-		return false
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	var dir string
-	if err := db.QueryRowContext(ctx, "SHOW data_directory").Scan(&dir); err != nil {
-		return false
-	}
-	return dir == data
-}
-
-// stop shuts the server down immediately and removes its directory.
-func (s *server) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGQUIT) // immediate shutdown
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	os.RemoveAll(s.dir)
-}
-
-// postgresCredential is nil for a normal user and the postgres user's ids
-// when running as root.
-func postgresCredential() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("running as root, initdb needs the postgres user: %w", err)
-	}
-	uid, err := strconv.ParseUint(u.Uid, 10, 32)
-	if err != nil {
-		return nil, err
-	}
-	gid, err := strconv.ParseUint(u.Gid, 10, 32)
-	if err != nil {
-		return nil, err
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, nil
-}
-
-// sweepStale removes the directories of servers whose test process died
-// without cleaning up. (Their postmaster got SIGQUIT already; should one
-// still run, it shuts itself down within a minute of its data dir going.)
-func sweepStale(root string) {
-	dirs, _ := filepath.Glob(filepath.Join(root, "spendsense-pg-*-*"))
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(strings.Split(filepath.Base(d), "-")[2])
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			os.RemoveAll(d)
-		}
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// tail returns the end of a log file, for error messages.
-func tail(path string) string {
-	b, _ := os.ReadFile(path)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
 }
