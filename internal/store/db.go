@@ -115,18 +115,12 @@ func openSQLite(path string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
-	w, err := sql.Open("sqlite", sqliteDSN(path, false))
-	if err != nil {
-		return nil, err
-	}
+	// Both pools keep compiled statements per connection (stmtcache.go).
+	w := sql.OpenDB(newStmtCacheConnector(sqliteDSN(path, false)))
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	r, err := sql.Open("sqlite", sqliteDSN(path, true))
-	if err != nil {
-		w.Close()
-		return nil, err
-	}
+	r := sql.OpenDB(newStmtCacheConnector(sqliteDSN(path, true)))
 	r.SetMaxOpenConns(opts.MaxConns)
 	r.SetMaxIdleConns(opts.MaxConns)
 	r.SetConnMaxLifetime(0)
