@@ -22,7 +22,7 @@ import (
 )
 
 func serveCmd() *cobra.Command {
-	var addr string
+	var addr, pprofAddr string
 	var demo, workers, serveAPI bool
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -34,6 +34,11 @@ func serveCmd() *cobra.Command {
 			slog.SetDefault(log)
 			if !workers && !serveAPI {
 				return errors.New("--api=false and --workers=false leave nothing to run")
+			}
+			if pprofAddr != "" {
+				if err := startPprof(pprofAddr, log); err != nil {
+					return err
+				}
 			}
 			s, err := openStore(cmd)
 			if err != nil {
@@ -130,6 +135,7 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&addr, "addr", envOr("SPENDSENSE_ADDR", "127.0.0.1:8000"), "listen address (env SPENDSENSE_ADDR)")
 	cmd.Flags().BoolVar(&workers, "workers", true, "run delivery workers in this process (false: API only; approvals still enqueue their delivery)")
 	cmd.Flags().BoolVar(&serveAPI, "api", true, "serve the HTTP API (false: delivery workers only, no listener)")
+	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve runtime profiles (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060; off by default")
 	cmd.Flags().BoolVar(&demo, "demo", false, "on an empty database: seed demo data and create one demo operator per role, printing their credentials once")
 	return cmd
 }

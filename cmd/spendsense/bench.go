@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/spendsense/operator-api/internal/bench"
+)
+
+func benchCmd() *cobra.Command {
+	var cfg bench.Config
+	var out string
+	var scenarios string
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Load benchmark: seed a dataset, start real servers, drive them over HTTP and report latency and throughput",
+		Long: `bench builds a dataset with the seed generator (default 1,000,000
+recommendations for 100,000 users) in a temp SQLite file or a fresh
+PostgreSQL database, starts real 'spendsense serve' processes on it (two on
+PostgreSQL, sharing the database), and drives them over HTTP with vegeta at a
+constant offered rate (open model) for a fixed duration per scenario. It
+prints a Markdown table per kind of run — offered and achieved rate, p50,
+p95, p99 and max latency, errors and the servers' peak RSS — and with --out
+writes it, with a description of the machine, into that file.
+
+--rate 0 runs every scenario at maximum rate with --workers concurrent
+requests; --saturation (default on) adds such a run for every read scenario
+after the fixed-rate runs.
+
+The database is a fresh one unless --database-url names one explicitly (the
+DATABASE_URL variable is deliberately ignored: the benchmark approves and
+rejects thousands of items). An empty database there is seeded; one with
+recommendations is used as it is, which makes re-runs on a kept dataset
+(--keep) quick. With --engine postgres and no --database-url a throwaway
+PostgreSQL 15 is started from /usr/lib/postgresql/15/bin.
+
+Scenarios: ` + strings.Join(bench.ScenarioNames(), ", ") + `.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("database-url") {
+				cfg.DatabaseURL, _ = cmd.Flags().GetString("database-url")
+			}
+			if scenarios != "" {
+				for _, s := range strings.Split(scenarios, ",") {
+					if s = strings.TrimSpace(s); s != "" {
+						cfg.Scenarios = append(cfg.Scenarios, s)
+					}
+				}
+			}
+			cfg.Log = cmd.ErrOrStderr()
+			if term.IsTerminal(int(os.Stderr.Fd())) {
+				cfg.Progress = os.Stderr
+			}
+			rep, err := bench.Run(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			line := commandLine()
+			fmt.Fprint(cmd.OutOrStdout(), rep.Markdown(line))
+			if out != "" {
+				if err := rep.WriteSection(out, line); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "bench: results written to %s\n", out)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Engine, "engine", "sqlite", "sqlite or postgres")
+	f.IntVar(&cfg.Size, "size", 1_000_000, "recommendations to seed")
+	f.IntVar(&cfg.Users, "users", 0, "users to seed (default size/10)")
+	f.Int64Var(&cfg.Seed, "seed", 1, "random seed of the dataset")
+	f.DurationVar(&cfg.Duration, "duration", 10*time.Second, "duration of each scenario run")
+	f.DurationVar(&cfg.Warmup, "warmup", time.Second, "unmeasured warm-up before each read scenario")
+	f.IntVar(&cfg.Rate, "rate", -1, "offered requests/s for every scenario; 0 = maximum rate (--workers); default: each scenario's own rate")
+	f.BoolVar(&cfg.Saturation, "saturation", true, "also run every read scenario at maximum rate")
+	f.IntVar(&cfg.Workers, "workers", 16, "concurrent requests of a maximum-rate run")
+	f.StringVar(&scenarios, "scenarios", "", "comma-separated scenarios to run (default all)")
+	f.IntVar(&cfg.Servers, "servers", 0, "server processes (default 1 on SQLite, 2 on PostgreSQL)")
+	f.StringVar(&cfg.ServerLogLevel, "server-log-level", "info", "the servers' SPENDSENSE_LOG_LEVEL (their logs go to files in the temp dir)")
+	f.StringArrayVar(&cfg.ServerFlags, "server-flag", nil, "extra flag for each `serve` process, {n} being its number, e.g. --server-flag=--pprof=127.0.0.1:606{n} (repeatable)")
+	f.StringSliceVar(&cfg.PGSettings, "pg-setting", nil, "extra name=value setting for the throwaway PostgreSQL (repeatable)")
+	f.BoolVar(&cfg.Keep, "keep", false, "keep the dataset and server logs (a SQLite file or a database on --database-url) and print where")
+	f.BoolVar(&cfg.Check, "check", true, "verify the database's invariants after the run")
+	f.StringVar(&out, "out", "", "also write the results into this Markdown file (e.g. docs/BENCHMARKS.md), replacing the section of an earlier run with the same engine and size")
+	return cmd
+}
+
+// commandLine is how this run was invoked, for the report.
+func commandLine() string {
+	args := []string{"spendsense"}
+	for _, a := range os.Args[1:] {
+		if strings.Contains(a, "://") { // a database URL may carry a password
+			a = "…"
+		}
+		args = append(args, a)
+	}
+	return strings.Join(args, " ")
+}
