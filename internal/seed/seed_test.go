@@ -932,3 +932,30 @@ func TestVolume(t *testing.T) {
 		})
 	}
 }
+
+// TestSQLiteBusyReader seeds while a reader holds a transaction open: the
+// seed cannot take the database out of WAL mode then, and must still work.
+func TestSQLiteBusyReader(t *testing.T) {
+	s := testdb.Open(t, store.SQLite)
+	ctx := context.Background()
+	tx, err := s.Read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := 0; tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n) != nil || n != 0 {
+		t.Fatal("reader")
+	}
+	sum := mustGenerate(t, s, small(4))
+	if n := 0; tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n) != nil || n != 0 {
+		t.Error("the reader's snapshot changed under it")
+	}
+	_ = tx.Rollback()
+	if got := count(t, s, "SELECT COUNT(*) FROM recommendations"); got != sum.Recommendations {
+		t.Errorf("%d recommendations after the seed", got)
+	}
+	var mode string
+	if err := s.Write.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode %q %v", mode, err)
+	}
+	check(t, s)
+}

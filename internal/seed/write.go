@@ -126,7 +126,13 @@ func writeSQLite(ctx context.Context, s *store.Store, chunks <-chan *chunk, prog
 		return err
 	}
 	if !rollbackJournal {
-		if _, err := conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		// Copy the seed out of the WAL and shrink it, unless a reader still
+		// needs it (then the next checkpoints finish the job).
+		err := impatient(ctx, conn, func() error {
+			_, err := conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("seed: checkpoint: %w", err)
 		}
 	}
@@ -145,10 +151,27 @@ func leaveWAL(ctx context.Context, s *store.Store, conn *sql.Conn) bool {
 		}
 	}
 	var mode string
-	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode = TRUNCATE").Scan(&mode); err != nil {
-		return false
+	// Don't wait the busy timeout out for a reader: fall back at once.
+	err := impatient(ctx, conn, func() error {
+		return conn.QueryRowContext(ctx, "PRAGMA journal_mode = TRUNCATE").Scan(&mode)
+	})
+	return err == nil && mode == "truncate"
+}
+
+// impatient runs fn with conn's busy timeout cut to 100 ms.
+func impatient(ctx context.Context, conn *sql.Conn, fn func() error) error {
+	var timeout int
+	if err := conn.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&timeout); err != nil {
+		return err
 	}
-	return mode == "truncate"
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 100"); err != nil {
+		return err
+	}
+	err := fn()
+	if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA busy_timeout = %d", timeout)); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // backToWAL restores WAL mode, waiting a little for readers that came along
