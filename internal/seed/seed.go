@@ -5,9 +5,17 @@
 // the same rows, byte for byte.
 //
 // It is built for volume: one generator goroutine draws rows from a single
-// PCG source while one writer streams them into the database (multi-row
-// INSERTs in large transactions on SQLite, COPY on PostgreSQL), in chunks,
-// so memory stays flat however many recommendations are asked for.
+// PCG source while one writer streams them into the database in chunks
+// (multi-row INSERTs on SQLite, COPY on PostgreSQL), so memory stays flat
+// however many recommendations are asked for. Everything goes in one
+// transaction; the seeded tables' secondary indexes (and, on PostgreSQL,
+// foreign keys) are dropped inside it and rebuilt before it commits.
+//
+// Ids: users user_000001…, recommendations rec_000000001… (in created_at
+// order); audit, flag, trace and history ids are UUIDv7-shaped, carrying the
+// event's millisecond and a per-run counter, so they are unique and sort in
+// time like the server's own. Operators op_001…op_006 review; op_007 and
+// op_008 act as senior operators (flag resolutions, guardrail overrides).
 package seed
 
 import (
@@ -76,7 +84,13 @@ func (s Summary) Rows() int {
 const notEmptyMessage = "database already has recommendations; seed only an empty database"
 
 // Generate writes synthetic data into s, which must hold no recommendations
-// and no users, in one transaction: it all commits or none of it does.
+// and no users (else an EConflict error), in one transaction: it all
+// commits or none of it does. Seed a database no one else is using: the
+// seeded tables are locked for the duration, and on SQLite, if no other
+// connection is open (idle read connections are closed for the check), the
+// journal is switched from WAL to a rollback journal and back, which halves
+// the bytes written. Queued deliveries get no River job here: the caller
+// gives them one (store.RequeueDeliveryGaps), as `spendsense seed` does.
 func Generate(ctx context.Context, s *store.Store, opts Options) (Summary, error) {
 	start := time.Now()
 	if opts.Users == 0 {
