@@ -43,6 +43,15 @@ var invariants = []struct{ name, query string }{
 	{"version is 1 + the number of audited changes",
 		`SELECT r.recommendation_id FROM recommendations r WHERE r.version <> 1 + (SELECT COUNT(*) FROM operator_audit_log a
  WHERE a.recommendation_id = r.recommendation_id AND a.action <> 'retry_delivery')`},
+	{"status counters match the recommendations",
+		`SELECT status FROM (SELECT status, SUM(n) AS d FROM (
+ SELECT status, n FROM recommendation_status_counts
+ UNION ALL SELECT status, -COUNT(*) FROM recommendations GROUP BY status) x GROUP BY status) y WHERE d <> 0`},
+	{"audit counters match the audit trail",
+		`SELECT k FROM (SELECT operator_id || ' ' || action AS k, SUM(n) AS d FROM (
+ SELECT operator_id, action, n FROM audit_counts
+ UNION ALL SELECT operator_id, action, -COUNT(*) FROM operator_audit_log GROUP BY operator_id, action) x
+ GROUP BY operator_id, action) y WHERE d <> 0`},
 	{"every flag has a flag audit row",
 		`SELECT f.flag_id FROM recommendation_flags f WHERE NOT EXISTS (SELECT 1 FROM operator_audit_log a
  WHERE a.recommendation_id = f.recommendation_id AND a.action = 'flag')`},
