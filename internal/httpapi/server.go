@@ -75,6 +75,8 @@ func New(cfg Config) *API {
 		"Authenticate with `POST /api/auth/login`, then send `Authorization: Bearer <token>`. " +
 		"Each operation lists the roles that may call it (`x-roles`)."
 	hc.CreateHooks = nil // no $schema links injected into bodies: the contract's shapes are exact
+	// encoding/json, with a fast path for recommendations (fastjson.go)
+	hc.Formats = jsonFormats()
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"bearer": {Type: "http", Scheme: "bearer", BearerFormat: "JWT"},
 	}
