@@ -52,6 +52,12 @@ var invariants = []struct{ name, query string }{
  SELECT operator_id, action, n FROM audit_counts
  UNION ALL SELECT operator_id, action, -COUNT(*) FROM operator_audit_log GROUP BY operator_id, action) x
  GROUP BY operator_id, action) y WHERE d <> 0`},
+	{"decision buckets match the decisions",
+		`SELECT k FROM (SELECT CAST(bucket AS TEXT) || ' ' || operator_id AS k, SUM(a) AS a, SUM(r) AS r, SUM(asecs) AS asecs, SUM(rsecs) AS rsecs FROM (
+ SELECT bucket, operator_id, approved AS a, rejected AS r, approved_secs AS asecs, rejected_secs AS rsecs FROM decision_buckets
+ UNION ALL SELECT {bucket:approved_at}, COALESCE(approved_by, ''), -1, 0, -{seconds:approved_at}, 0 FROM recommendations WHERE approved_at IS NOT NULL
+ UNION ALL SELECT {bucket:rejected_at}, COALESCE(rejected_by, ''), 0, -1, 0, -{seconds:rejected_at} FROM recommendations WHERE rejected_at IS NOT NULL
+ ) x GROUP BY bucket, operator_id) y WHERE a <> 0 OR r <> 0 OR asecs > 0.01 OR asecs < -0.01 OR rsecs > 0.01 OR rsecs < -0.01`},
 	{"every flag has a flag audit row",
 		`SELECT f.flag_id FROM recommendation_flags f WHERE NOT EXISTS (SELECT 1 FROM operator_audit_log a
  WHERE a.recommendation_id = f.recommendation_id AND a.action = 'flag')`},
@@ -64,6 +70,10 @@ func (s *Store) Check(ctx context.Context) ([]Violation, error) {
 	var out []Violation
 	for _, inv := range invariants {
 		q := strings.ReplaceAll(inv.query, "{resolution}", s.d.jsonField("a.metadata", "resolution"))
+		for _, col := range []string{"approved_at", "rejected_at"} {
+			q = strings.ReplaceAll(q, "{bucket:"+col+"}", s.d.bucket15(col))
+			q = strings.ReplaceAll(q, "{seconds:"+col+"}", "("+s.d.secondsBetween("created_at", col)+")")
+		}
 		// The only parameters are the boolean "resolved = ?" tests.
 		args := make([]any, strings.Count(q, "?"))
 		for i := range args {

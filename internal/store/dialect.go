@@ -26,6 +26,9 @@ type dialect interface {
 	// jsonField is an SQL expression for the text of a top-level key of a
 	// JSON column.
 	jsonField(col, key string) string
+	// bucket15 is an SQL expression for the start of the 15-minute UTC
+	// interval holding a timestamp column, as decision_buckets keys it.
+	bucket15(col string) string
 }
 
 // sqliteTimeLayout stores timestamps as fixed-width UTC text, so that text
@@ -44,6 +47,9 @@ func (sqliteDialect) forUpdate() string  { return "" }
 func (sqliteDialect) skipLocked() string { return "" }
 func (sqliteDialect) jsonField(col, key string) string {
 	return "json_extract(" + col + ", '$." + key + "')"
+}
+func (sqliteDialect) bucket15(col string) string {
+	return fmt.Sprintf("substr(%[1]s, 1, 14) || printf('%%02d', CAST(substr(%[1]s, 15, 2) AS INTEGER) / 15 * 15) || ':00.000000Z'", col)
 }
 func (sqliteDialect) secondsBetween(a, b string) string {
 	// unixepoch(…, 'subsec') keeps milliseconds exactly; julianday's
@@ -75,6 +81,9 @@ func (postgresDialect) timeArg(t time.Time) any          { return t.UTC() }
 func (postgresDialect) forUpdate() string                { return " FOR UPDATE" }
 func (postgresDialect) jsonField(col, key string) string { return col + "->>'" + key + "'" }
 func (postgresDialect) skipLocked() string               { return " FOR UPDATE SKIP LOCKED" }
+func (postgresDialect) bucket15(col string) string {
+	return "date_bin('15 minutes', " + col + ", TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+}
 func (postgresDialect) secondsBetween(a, b string) string {
 	return fmt.Sprintf("EXTRACT(EPOCH FROM (%s - %s))", b, a)
 }
