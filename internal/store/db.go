@@ -105,6 +105,13 @@ func sqliteDSN(path string, readOnly bool) string {
 		// Take the write lock at BEGIN, so a transaction never has to be
 		// upgraded from reader to writer half way (the source of SQLITE_BUSY).
 		q.Set("_txlock", "immediate")
+		// Checkpoint the WAL every 10,000 pages (~40 MB) instead of 1,000:
+		// the committing writer runs the checkpoint while every other write
+		// waits, and the pages actions keep touching (counters, the ends of
+		// the audit and job tables and their indexes) are copied once per
+		// checkpoint however often they changed. Single approvals went from
+		// ~420/s to ~540/s on the benchmark, rejections ~580/s to ~780/s.
+		q.Add("_pragma", "wal_autocheckpoint(10000)")
 	}
 	return "file:" + path + "?" + q.Encode()
 }
