@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -196,6 +197,12 @@ func (a *API) authenticate(ctx huma.Context, next func(huma.Context)) {
 	}
 	op, err := a.store.Authenticate(ctx.Context(), claims.OperatorID(), claims.ID)
 	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			// The client went away while we looked it up: not a server
+			// error (it was logged as one, and counted as a 500, under load).
+			_ = huma.WriteErr(a.huma, ctx, 499, "request canceled")
+			return
+		}
 		if review.ErrorCode(err) == review.EInternal {
 			a.log.ErrorContext(ctx.Context(), "authenticate", slog.String("error", err.Error()))
 			_ = huma.WriteErr(a.huma, ctx, http.StatusInternalServerError, "internal error")
