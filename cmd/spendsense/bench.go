@@ -29,8 +29,9 @@ p95, p99 and max latency, errors and the servers' peak RSS — and with --out
 writes it, with a description of the machine, into that file.
 
 --rate 0 runs every scenario at maximum rate with --workers concurrent
-requests; --saturation (default on) adds such a run for every read scenario
-after the fixed-rate runs.
+requests (bulk and ingest with at most 4 and 2); --saturation (default on)
+adds such a run of every scenario but the mixed one after the fixed-rate
+runs.
 
 The database is a fresh one unless --database-url names one explicitly (the
 DATABASE_URL variable is deliberately ignored: the benchmark approves and
@@ -79,7 +80,7 @@ Scenarios: ` + strings.Join(bench.ScenarioNames(), ", ") + `.`,
 	f.DurationVar(&cfg.Duration, "duration", 10*time.Second, "duration of each scenario run")
 	f.DurationVar(&cfg.Warmup, "warmup", time.Second, "unmeasured warm-up before each read scenario")
 	f.IntVar(&cfg.Rate, "rate", -1, "offered requests/s for every scenario; 0 = maximum rate (--workers); default: each scenario's own rate")
-	f.BoolVar(&cfg.Saturation, "saturation", true, "also run every read scenario at maximum rate")
+	f.BoolVar(&cfg.Saturation, "saturation", true, "also run every scenario but the mixed one at maximum rate")
 	f.IntVar(&cfg.Workers, "workers", 16, "concurrent requests of a maximum-rate run")
 	f.StringVar(&scenarios, "scenarios", "", "comma-separated scenarios to run (default all)")
 	f.IntVar(&cfg.Servers, "servers", 0, "server processes (default 1 on SQLite, 2 on PostgreSQL)")

@@ -48,8 +48,8 @@ type Config struct {
 	// 0 runs every scenario at maximum rate with Workers workers; < 0 keeps
 	// each scenario's own rate.
 	Rate int
-	// Saturation adds a maximum-rate run of every read scenario after the
-	// fixed-rate runs.
+	// Saturation adds a maximum-rate run of every scenario but the mixed
+	// one after the fixed-rate runs.
 	Saturation bool
 	// Workers is the number of concurrent requests of a maximum-rate run.
 	Workers int
@@ -192,9 +192,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	if cfg.Saturation && cfg.Rate != 0 {
-		for _, sc := range selectScenarios(cfg.Scenarios) {
-			if !sc.write {
-				runs = append(runs, &run{sc: sc, rate: 0})
+		// Reads first: the writes change what they read.
+		for _, write := range []bool{false, true} {
+			for _, sc := range selectScenarios(cfg.Scenarios) {
+				if sc.write == write && !sc.mixed {
+					runs = append(runs, &run{sc: sc, rate: 0})
+				}
 			}
 		}
 	}

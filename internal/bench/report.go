@@ -77,6 +77,16 @@ func (rep *Report) Markdown(commandLine string) string {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString("Scenarios: ")
+	seen := map[string]bool{}
+	var legend []string
+	for _, r := range rep.Results {
+		if !seen[r.Scenario] {
+			seen[r.Scenario] = true
+			legend = append(legend, "**"+r.Scenario+"**: "+r.Desc)
+		}
+	}
+	b.WriteString(strings.Join(legend, "; ") + ".\n\n")
 	b.WriteString("Errors are any answer other than 2xx (none are expected: every action uses an id no other request touches) and transport errors. " +
 		"Achieved is the rate requests actually left at; 2xx/s counts answered successes over the run including the wait for the last answers. " +
 		"Server peak RSS is the largest VmHWM of the server processes during that run (reset before each).\n")
