@@ -79,7 +79,11 @@ func TestCrashDuringWrites(t *testing.T) {
 						}
 					}(w)
 				}
-				time.Sleep(time.Duration(400+150*(crash%4)) * time.Millisecond)
+				window := time.Duration(400+150*(crash%4)) * time.Millisecond
+				if long() {
+					window *= 4
+				}
+				time.Sleep(window)
 				cancel()   // no new requests; those in flight stay in flight
 				srv.kill() // SIGKILL mid-flight
 				wg.Wait()
