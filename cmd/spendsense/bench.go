@@ -88,6 +88,8 @@ Scenarios: ` + strings.Join(bench.ScenarioNames(), ", ") + `.`,
 	f.StringArrayVar(&cfg.ServerFlags, "server-flag", nil, "extra flag for each `serve` process, {n} being its number, e.g. --server-flag=--pprof=127.0.0.1:606{n} (repeatable)")
 	f.StringSliceVar(&cfg.PGSettings, "pg-setting", nil, "extra name=value setting for the throwaway PostgreSQL (repeatable)")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the dataset and server logs (a SQLite file or a database on --database-url) and print where")
+	f.Float64Var(&cfg.Quiet, "quiet", 0, "before each run, wait until the machine's CPU is less than this fraction busy (e.g. 0.2) for two seconds: for shared machines; 0 = don't wait")
+	f.DurationVar(&cfg.QuietWait, "quiet-wait", 5*time.Minute, "longest wait for --quiet")
 	f.BoolVar(&cfg.Check, "check", true, "verify the database's invariants after the run")
 	f.StringVar(&out, "out", "", "also write the results into this Markdown file (e.g. docs/BENCHMARKS.md), replacing the section of an earlier run with the same engine and size")
 	return cmd

@@ -72,6 +72,11 @@ type Config struct {
 	Keep bool
 	// Check runs the store's invariant check on the database after the run.
 	Check bool
+	// Quiet, when > 0, makes each run wait (up to QuietWait) until the
+	// machine's CPU has been less than this fraction busy for two seconds:
+	// on a shared machine, other work would otherwise land in the figures.
+	Quiet     float64
+	QuietWait time.Duration
 	// Log receives progress lines; Progress, when set, a seed progress bar.
 	Log      io.Writer
 	Progress io.Writer
@@ -103,6 +108,9 @@ func (c *Config) normalize() error {
 	}
 	if c.Warmup < 0 {
 		c.Warmup = 0
+	}
+	if c.Quiet > 0 && c.QuietWait <= 0 {
+		c.QuietWait = 5 * time.Minute
 	}
 	if c.Workers <= 0 {
 		c.Workers = 16
@@ -221,6 +229,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			r.budget = env.pool.remaining() / writesLeft
 			writesLeft--
 		}
+		if cfg.Quiet > 0 {
+			busy, waited := waitQuiet(ctx, cfg.Quiet, cfg.QuietWait)
+			if waited > 3*time.Second {
+				logf("waited %s for the machine to quiet down (%.0f%% busy)", waited.Round(time.Second), 100*busy)
+			}
+			r.busyBefore = busy
+		}
 		res, err := env.runScenario(ctx, r)
 		if err != nil {
 			return rep, fmt.Errorf("scenario %s: %w", r.sc.name, err)
@@ -249,6 +264,9 @@ type run struct {
 	rate   int
 	budget int          // ids this run may take from the pending pool (writes)
 	taken  atomic.Int64 // ids taken so far
+	// busyBefore is the machine's CPU busy fraction just before the run
+	// (measured only with Config.Quiet).
+	busyBefore float64
 }
 
 // errNoIDs ends an attack whose scenario has used up its ids.

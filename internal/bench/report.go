@@ -49,7 +49,16 @@ func (rep *Report) Markdown(commandLine string) string {
 		fmt.Fprintf(&b, " (reads after a %s unmeasured warm-up at the same rate)", c.Warmup)
 	}
 	fmt.Fprintf(&b, "; open model (constant offered rate) unless the rate says max (closed loop, fixed workers).\n")
-	fmt.Fprintf(&b, "- **Load average** (1, 5, 15 min) when the runs began: %s; when they ended: %s (%d CPUs).\n", rep.LoadBefore, rep.LoadAfter, m.CPUs)
+	fmt.Fprintf(&b, "- **Load average** (1, 5, 15 min) when the runs began: %s; when they ended: %s (%d CPUs).", rep.LoadBefore, rep.LoadAfter, m.CPUs)
+	if c.Quiet > 0 {
+		worst := 0.0
+		for _, r := range rep.Results {
+			worst = max(worst, r.BusyBefore)
+		}
+		fmt.Fprintf(&b, " Each run waited (up to %s) for the machine to be under %.0f%% busy for two seconds; the busiest start was %.0f%%.",
+			c.QuietWait, 100*c.Quiet, 100*worst)
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "- **Server peak RSS over the whole run**: %s.\n", mib(rep.PeakRSS))
 	if rep.Check != "" {
 		fmt.Fprintf(&b, "- **Afterwards**: %s.\n", rep.Check)

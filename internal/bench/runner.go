@@ -28,6 +28,9 @@ type Result struct {
 	FirstError            string // an example error body, for the log
 	Reads, Actions        *Stats // mixed workload: each side alone
 	IDsTaken, IDsBudgeted int64
+	// BusyBefore is the machine's CPU busy fraction in the second before
+	// the run (with --quiet), other processes' work.
+	BusyBefore float64
 }
 
 // Stats are the latency and throughput of a set of requests.
@@ -78,7 +81,7 @@ const maxInFlight = 4096
 // the measured attack.
 func (e *env) runScenario(ctx context.Context, r *run) (Result, error) {
 	sc := r.sc
-	res := Result{Scenario: sc.name, Desc: sc.desc, Offered: r.rate, Items: sc.items, IDsBudgeted: int64(r.budget)}
+	res := Result{Scenario: sc.name, Desc: sc.desc, Offered: r.rate, Items: sc.items, IDsBudgeted: int64(r.budget), BusyBefore: r.busyBefore}
 	workers := e.cfg.Workers
 	if sc.maxWorkers > 0 {
 		workers = min(workers, sc.maxWorkers)
