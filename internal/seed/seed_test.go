@@ -916,7 +916,7 @@ func TestVolume(t *testing.T) {
 	if raceDetector {
 		// Under -race a million rows take longer than the test timeout and
 		// the rate means nothing; `spendsense seed` measures the real one.
-		n = 100_000
+		n = 40_000
 	}
 	if v := os.Getenv("SPENDSENSE_SEED_RECS"); v != "" {
 		var err error
