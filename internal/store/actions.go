@@ -62,6 +62,19 @@ func (tx *Tx) checkPrecondition(rec *review.Recommendation, actor Actor, pre Pre
 	return nil
 }
 
+// lockForAction reads and locks the recommendation an action is about, and
+// applies If-Match and other operators' claims to it.
+func (tx *Tx) lockForAction(ctx context.Context, id string, actor Actor, pre Precondition) (*review.Recommendation, error) {
+	rec, err := tx.getRec(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.checkPrecondition(rec, actor, pre); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
 // transition moves a locked row from its current status, bumping its version.
 // The WHERE on status and version makes the change conditional: if another
 // transaction got there first, nothing changes and the caller sees a conflict.
@@ -118,11 +131,8 @@ type ApproveInput struct {
 func (s *Store) Approve(ctx context.Context, in ApproveInput) (*review.Recommendation, error) {
 	var out *review.Recommendation
 	err := s.WithTx(ctx, func(tx *Tx) error {
-		rec, err := tx.getRec(ctx, in.ID)
+		rec, err := tx.lockForAction(ctx, in.ID, in.Actor, in.Pre)
 		if err != nil {
-			return err
-		}
-		if err := tx.checkPrecondition(rec, in.Actor, in.Pre); err != nil {
 			return err
 		}
 		a := review.Approval{Role: in.Actor.Role, Notes: in.Notes, Override: in.Override}
@@ -163,11 +173,8 @@ type RejectInput struct {
 func (s *Store) Reject(ctx context.Context, in RejectInput) (*review.Recommendation, error) {
 	var out *review.Recommendation
 	err := s.WithTx(ctx, func(tx *Tx) error {
-		rec, err := tx.getRec(ctx, in.ID)
+		rec, err := tx.lockForAction(ctx, in.ID, in.Actor, in.Pre)
 		if err != nil {
-			return err
-		}
-		if err := tx.checkPrecondition(rec, in.Actor, in.Pre); err != nil {
 			return err
 		}
 		if err := review.CheckReject(rec); err != nil {
@@ -209,11 +216,8 @@ func (s *Store) Modify(ctx context.Context, in ModifyInput) (*review.Recommendat
 	var out *review.Recommendation
 	changes := map[string]Change{}
 	err := s.WithTx(ctx, func(tx *Tx) error {
-		rec, err := tx.getRec(ctx, in.ID)
+		rec, err := tx.lockForAction(ctx, in.ID, in.Actor, in.Pre)
 		if err != nil {
-			return err
-		}
-		if err := tx.checkPrecondition(rec, in.Actor, in.Pre); err != nil {
 			return err
 		}
 		if err := review.CheckModify(rec); err != nil {
@@ -260,11 +264,8 @@ func (s *Store) Flag(ctx context.Context, in FlagInput) (*review.Recommendation,
 	var out *review.Recommendation
 	flagID := NewID()
 	err := s.WithTx(ctx, func(tx *Tx) error {
-		rec, err := tx.getRec(ctx, in.ID)
+		rec, err := tx.lockForAction(ctx, in.ID, in.Actor, in.Pre)
 		if err != nil {
-			return err
-		}
-		if err := tx.checkPrecondition(rec, in.Actor, in.Pre); err != nil {
 			return err
 		}
 		if err := review.CheckFlag(rec); err != nil {
