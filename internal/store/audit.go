@@ -87,14 +87,13 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, int
 	page := where
 	pargs := append([]any{}, args...)
 	if f.Cursor != nil {
-		cond := "(timestamp < ? OR (timestamp = ? AND audit_id < ?))"
+		cond := "(timestamp, audit_id) < (?, ?)" // an index range on both engines, see ListRecommendations
 		if page == "" {
 			page = " WHERE " + cond
 		} else {
 			page += " AND " + cond
 		}
-		t := s.ts(f.Cursor.CreatedAt)
-		pargs = append(pargs, t, t, f.Cursor.ID)
+		pargs = append(pargs, s.ts(f.Cursor.CreatedAt), f.Cursor.ID)
 	}
 	q := `SELECT ` + auditColumns + ` FROM operator_audit_log` + page + ` ORDER BY timestamp DESC, audit_id DESC LIMIT ? OFFSET ?`
 	pargs = append(pargs, f.Limit+1, f.Offset)
