@@ -31,8 +31,9 @@ type scenario struct {
 }
 
 // Offered rates are the targets where it names one (list 500/s,
-// actions 2,500/s), and otherwise a busy operator team's load; saturation
-// runs find the ceilings.
+// actions 2,500/s), and otherwise a busy operator team's load (audit
+// queries, which auditors run, at 100/s); saturation runs find the
+// ceilings.
 var scenarios = []*scenario{
 	{name: "list", rate: 500, desc: "list pending, no filter, first page (limit 100)", gen: genList},
 	{name: "list-filtered", rate: 500, desc: "list pending filtered by persona / priority / type and combinations, first page", gen: genListFiltered},
@@ -41,7 +42,7 @@ var scenarios = []*scenario{
 	{name: "trace", rate: 1000, desc: "decision trace of one recommendation", gen: genTrace},
 	{name: "signals", rate: 1000, desc: "a user's signals (30d and 180d windows)", gen: genSignals},
 	{name: "stats", rate: 1000, desc: "dashboard stats (UTC, America/New_York, one operator)", gen: genStats},
-	{name: "audit", rate: 500, desc: "audit-log query with filters (operator, action, dates, recommendation), limit 100, with total", gen: genAudit},
+	{name: "audit", rate: 100, desc: "audit-log query with filters (operator, action, dates, recommendation), limit 100, with total", gen: genAudit},
 	{name: "approve", write: true, rate: 2500, desc: "approve one pending item (never the same id twice)", gen: genAction("approve")},
 	{name: "reject", write: true, rate: 2500, desc: "reject one pending item", gen: genAction("reject")},
 	{name: "modify", write: true, rate: 2500, desc: "edit the title of one pending item", gen: genAction("modify")},
