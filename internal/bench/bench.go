@@ -232,7 +232,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if cfg.Quiet > 0 {
 			busy, waited := waitQuiet(ctx, cfg.Quiet, cfg.QuietWait)
 			if waited > 3*time.Second {
-				logf("waited %s for the machine to quiet down (%.0f%% busy)", waited.Round(time.Second), 100*busy)
+				logf("%s: waited %s for the machine to quiet down (%.0f%% busy)", r.sc.name, waited.Round(time.Second), 100*busy)
 			}
 			r.busyBefore = busy
 		}

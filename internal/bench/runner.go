@@ -233,6 +233,9 @@ func (r Result) notes() string {
 		}
 		notes = append(notes, n)
 	}
+	if r.BusyBefore >= 0.25 {
+		notes = append(notes, fmt.Sprintf("machine %.0f%% busy at the start", 100*r.BusyBefore))
+	}
 	if r.RanOut {
 		notes = append(notes, fmt.Sprintf("used its %s pending ids after %.1f s", num(float64(r.IDsBudgeted)), r.Duration.Seconds()))
 	}
