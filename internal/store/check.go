@@ -52,6 +52,11 @@ var invariants = []struct{ name, query string }{
  SELECT operator_id, action, n FROM audit_counts
  UNION ALL SELECT operator_id, action, -COUNT(*) FROM operator_audit_log GROUP BY operator_id, action) x
  GROUP BY operator_id, action) y WHERE d <> 0`},
+	{"audit day counters match the audit trail",
+		`SELECT k FROM (SELECT CAST(day AS TEXT) || ' ' || operator_id || ' ' || action AS k, SUM(n) AS d FROM (
+ SELECT day, operator_id, action, n FROM audit_day_counts
+ UNION ALL SELECT {day:a.timestamp}, a.operator_id, a.action, -COUNT(*) FROM operator_audit_log a GROUP BY 1, 2, 3) x
+ GROUP BY day, operator_id, action) y WHERE d <> 0`},
 	{"decision buckets match the decisions",
 		`SELECT k FROM (SELECT CAST(bucket AS TEXT) || ' ' || operator_id AS k, SUM(a) AS a, SUM(r) AS r, SUM(asecs) AS asecs, SUM(rsecs) AS rsecs FROM (
  SELECT bucket, operator_id, approved AS a, rejected AS r, approved_secs AS asecs, rejected_secs AS rsecs FROM decision_buckets
@@ -70,6 +75,7 @@ func (s *Store) Check(ctx context.Context) ([]Violation, error) {
 	var out []Violation
 	for _, inv := range invariants {
 		q := strings.ReplaceAll(inv.query, "{resolution}", s.d.jsonField("a.metadata", "resolution"))
+		q = strings.ReplaceAll(q, "{day:a.timestamp}", s.d.utcDay("a.timestamp"))
 		for _, col := range []string{"approved_at", "rejected_at"} {
 			q = strings.ReplaceAll(q, "{bucket:"+col+"}", s.d.bucket15(col))
 			q = strings.ReplaceAll(q, "{seconds:"+col+"}", "("+s.d.secondsBetween("created_at", col)+")")

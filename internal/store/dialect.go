@@ -29,6 +29,9 @@ type dialect interface {
 	// bucket15 is an SQL expression for the start of the 15-minute UTC
 	// interval holding a timestamp column, as decision_buckets keys it.
 	bucket15(col string) string
+	// utcDay is an SQL expression for midnight UTC of a timestamp column's
+	// day, as audit_day_counts keys it.
+	utcDay(col string) string
 }
 
 // sqliteTimeLayout stores timestamps as fixed-width UTC text, so that text
@@ -50,6 +53,9 @@ func (sqliteDialect) jsonField(col, key string) string {
 }
 func (sqliteDialect) bucket15(col string) string {
 	return fmt.Sprintf("substr(%[1]s, 1, 14) || printf('%%02d', CAST(substr(%[1]s, 15, 2) AS INTEGER) / 15 * 15) || ':00.000000Z'", col)
+}
+func (sqliteDialect) utcDay(col string) string {
+	return "substr(" + col + ", 1, 10) || 'T00:00:00.000000Z'"
 }
 func (sqliteDialect) secondsBetween(a, b string) string {
 	// unixepoch(…, 'subsec') keeps milliseconds exactly; julianday's
@@ -83,6 +89,9 @@ func (postgresDialect) jsonField(col, key string) string { return col + "->>'" +
 func (postgresDialect) skipLocked() string               { return " FOR UPDATE SKIP LOCKED" }
 func (postgresDialect) bucket15(col string) string {
 	return "date_bin('15 minutes', " + col + ", TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+}
+func (postgresDialect) utcDay(col string) string {
+	return "date_bin('1 day', " + col + ", TIMESTAMPTZ '2000-01-01 00:00:00+00')"
 }
 func (postgresDialect) secondsBetween(a, b string) string {
 	return fmt.Sprintf("EXTRACT(EPOCH FROM (%s - %s))", b, a)
