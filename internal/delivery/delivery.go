@@ -248,7 +248,7 @@ func insertJobs(ctx context.Context, client *river.Client[*sql.Tx], tx *store.Tx
 	for i, id := range ids {
 		params[i] = river.InsertManyParams{Args: DeliverArgs{RecommendationID: id}}
 	}
-	res, err := client.InsertManyTx(ctx, tx.Tx, params)
+	res, err := client.InsertManyTx(tx.Context(ctx), tx.Tx, params)
 	if err != nil {
 		return nil, fmt.Errorf("enqueue delivery job: %w", err)
 	}

@@ -112,7 +112,7 @@ func (tx *Tx) enqueueDeliveries(ctx context.Context, ids []string) error {
 		return fmt.Errorf("enqueue delivery: %w", err)
 	}
 	if tx.s.enqueue != nil {
-		return tx.s.enqueue(ctx, tx, ids)
+		return tx.s.enqueue(tx.Context(ctx), tx, ids)
 	}
 	return nil
 }

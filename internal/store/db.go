@@ -44,6 +44,7 @@ type Store struct {
 	d       dialect
 	now     func() time.Time
 	enqueue EnqueueFunc
+	group   *groupCommitter // SQLite only: WithTx shares commits (groupcommit.go)
 }
 
 // Options tune Open.
@@ -136,7 +137,9 @@ func openSQLite(path string, opts Options) (*Store, error) {
 	r.SetMaxOpenConns(opts.MaxConns)
 	r.SetMaxIdleConns(opts.MaxConns)
 	r.SetConnMaxLifetime(0)
-	return &Store{Engine: SQLite, Write: w, Read: r, d: sqliteDialect{}, now: time.Now}, nil
+	s := &Store{Engine: SQLite, Write: w, Read: r, d: sqliteDialect{}, now: time.Now}
+	s.group = startGroupCommitter(s)
+	return s, nil
 }
 
 func openPostgres(databaseURL string, opts Options) (*Store, error) {
@@ -164,8 +167,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.Read.PingContext(ctx)
 }
 
-// Close closes the pools.
+// Close closes the pools, after the transaction in progress.
 func (s *Store) Close() error {
+	if s.group != nil {
+		s.group.stop()
+	}
 	err := s.Write.Close()
 	if s.Read != s.Write {
 		err = errors.Join(err, s.Read.Close())
@@ -177,17 +183,37 @@ func (s *Store) Close() error {
 type Tx struct {
 	*sql.Tx
 	s   *Store
-	Now time.Time // fixed once per transaction: every row it writes agrees
+	Now time.Time // fixed once per action: every row it writes agrees
+	// ctx replaces the context a statement is given: under group commit it
+	// is the caller's, detached from cancellation (see groupcommit.go).
+	ctx context.Context
 }
 
-// WithTx runs fn in one write transaction and commits it, or rolls back if fn
-// (or the commit) fails.
+// WithTx runs fn as one atomic unit: everything it writes is committed, or
+// nothing is if fn (or the commit) fails. On SQLite it may share the
+// transaction, and the commit, with other callers' functions (group commit),
+// each in its own savepoint; fn must do all its writing through tx, and
+// returning means committed or rolled back either way.
 func (s *Store) WithTx(ctx context.Context, fn func(tx *Tx) error) error {
+	if s.group != nil {
+		return s.group.do(ctx, fn)
+	}
+	return s.runTx(ctx, fn)
+}
+
+// runTx runs fn in a transaction of its own.
+func (s *Store) runTx(ctx context.Context, fn func(tx *Tx) error) error {
 	sqlTx, err := s.Write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &Tx{Tx: sqlTx, s: s, Now: s.Now()}
+	tx := &Tx{Tx: sqlTx, s: s, Now: s.Now(), ctx: ctx}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = sqlTx.Rollback() // give the connection back before the panic goes on
+			panic(p)
+		}
+	}()
 	if err := fn(tx); err != nil {
 		_ = sqlTx.Rollback()
 		return err
@@ -212,19 +238,28 @@ func (s *Store) tsp(t *time.Time) any {
 	return s.d.timeArg(*t)
 }
 
+// Context is the context statements in tx run with: use it for work done
+// on tx.Tx directly (a job queue's insert).
+func (tx *Tx) Context(ctx context.Context) context.Context {
+	if tx.ctx != nil {
+		return tx.ctx
+	}
+	return ctx
+}
+
 // Exec runs a statement inside tx.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return tx.Tx.ExecContext(ctx, tx.s.q(query), args...)
+	return tx.Tx.ExecContext(tx.Context(ctx), tx.s.q(query), args...)
 }
 
 // Query runs a query inside tx.
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return tx.Tx.QueryContext(ctx, tx.s.q(query), args...)
+	return tx.Tx.QueryContext(tx.Context(ctx), tx.s.q(query), args...)
 }
 
 // QueryRow runs a one-row query inside tx.
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return tx.Tx.QueryRowContext(ctx, tx.s.q(query), args...)
+	return tx.Tx.QueryRowContext(tx.Context(ctx), tx.s.q(query), args...)
 }
 
 // Store returns the store tx belongs to.

@@ -200,14 +200,14 @@ func (s *Store) DeliveryJobGaps(ctx context.Context) ([]string, error) {
 func (s *Store) RequeueDeliveryGaps(ctx context.Context, enqueue EnqueueFunc) ([]string, error) {
 	var ids []string
 	err := s.WithTx(ctx, func(tx *Tx) error {
-		rows, err := tx.Tx.QueryContext(ctx, s.deliveryJobGapsQuery(), DeliveryJobKind)
+		rows, err := tx.Tx.QueryContext(tx.Context(ctx), s.deliveryJobGapsQuery(), DeliveryJobKind)
 		if err != nil {
 			return fmt.Errorf("delivery job gaps: %w", err)
 		}
 		if ids, err = scanIDs(rows); err != nil || len(ids) == 0 {
 			return err
 		}
-		return enqueue(ctx, tx, ids)
+		return enqueue(tx.Context(ctx), tx, ids)
 	})
 	if err != nil {
 		return nil, err

@@ -113,7 +113,7 @@ func (s *Store) migrateRiver(ctx context.Context) (int, error) {
 		var res *rivermigrate.MigrateResult
 		err := s.WithTx(ctx, func(tx *Tx) error {
 			var err error
-			res, err = m.MigrateTx(ctx, tx.Tx, rivermigrate.DirectionUp, nil) //nolint:staticcheck // see above
+			res, err = m.MigrateTx(tx.Context(ctx), tx.Tx, rivermigrate.DirectionUp, nil) //nolint:staticcheck // see above
 			return err
 		})
 		if err != nil {
