@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -36,6 +37,9 @@ type Config struct {
 	ClaimLease time.Duration
 	// IdempotencyTTL is how long Idempotency-Key replies are kept (default 24h).
 	IdempotencyTTL time.Duration
+	// MaxInflightWrites and MaxInflightReads bound the /api/ requests served
+	// at once (overload.go); 0 means the default (256 and 1,024), < 0 no limit.
+	MaxInflightWrites, MaxInflightReads int
 }
 
 // API is the HTTP API.
@@ -107,6 +111,7 @@ func New(cfg Config) *API {
 		AllowCredentials: true,
 		MaxAge:           600,
 	}).Handler(h)
+	h = newAdmission(cfg.MaxInflightWrites, cfg.MaxInflightReads, cfg.Registry).limit(h)
 	h = a.observe(h)
 	a.handler = h
 	return a
@@ -135,6 +140,9 @@ func register[I, O any](api huma.API, op huma.Operation, h func(context.Context,
 		op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
 	} else if len(op.Path) > 4 && op.Path[:5] == "/api/" && op.OperationID != "auth-login" {
 		panic("httpapi: operation " + op.OperationID + " is missing from the access table")
+	}
+	if strings.HasPrefix(op.Path, "/api/") {
+		op.Errors = append(op.Errors, http.StatusServiceUnavailable) // overload.go
 	}
 	huma.Register(api, op, h)
 }
