@@ -152,6 +152,11 @@ func TestTokenTamperedSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 	parts := strings.Split(tok, ".")
+	// The genuine token, verified first, is remembered (verifiedTokens):
+	// that must not let an altered copy through.
+	if _, err := iss.Verify(tok); err != nil {
+		t.Fatal(err)
+	}
 
 	// Flip a bit of the signature.
 	sig := []byte(parts[2])
