@@ -40,7 +40,7 @@ func (rep *Report) Markdown(commandLine string) string {
 		fmt.Fprintf(&b, " Seeded in %s: %s rows, %s rows/s.", d.SeedTime.Round(100*time.Millisecond), num(float64(d.SeedRows)),
 			num(float64(d.SeedRows)/d.SeedTime.Seconds()))
 		if d.AnalyzeTime > 0 {
-			fmt.Fprintf(&b, " ANALYZE afterwards: %s.", d.AnalyzeTime.Round(100*time.Millisecond))
+			fmt.Fprintf(&b, " VACUUM ANALYZE afterwards: %s.", d.AnalyzeTime.Round(100*time.Millisecond))
 		}
 		b.WriteString("\n")
 	}
