@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -75,27 +78,33 @@ func (tx *Tx) lockForAction(ctx context.Context, id string, actor Actor, pre Pre
 	return rec, nil
 }
 
-// transition moves a locked row from its current status, bumping its version.
-// The WHERE on status and version makes the change conditional: if another
-// transaction got there first, nothing changes and the caller sees a conflict.
-func (tx *Tx) transition(ctx context.Context, rec *review.Recommendation, set string, args ...any) error {
+// recReturning is recColumns for the RETURNING clause of an UPDATE of
+// recommendations: the same columns in the same order, for scanRec, with
+// the delivery's two (which an UPDATE cannot join) left NULL.
+var recReturning = strings.NewReplacer("r.", "", "d.status", "NULL", "d.delivered_at", "NULL").Replace(recColumns)
+
+// transition moves a locked row from its current status, bumping its
+// version, and returns the row as it now is (RETURNING: no second read),
+// its delivery as it was. The WHERE on status and version makes the change
+// conditional: if another transaction got there first, nothing changes and
+// the caller sees a conflict.
+func (tx *Tx) transition(ctx context.Context, rec *review.Recommendation, set string, args ...any) (*review.Recommendation, error) {
 	q := `UPDATE recommendations SET ` + set + `, updated_at = ?, version = version + 1, claimed_by = NULL, claim_expires_at = NULL
-WHERE recommendation_id = ? AND status = ? AND version = ?`
+WHERE recommendation_id = ? AND status = ? AND version = ? RETURNING ` + recReturning
 	args = append(args, tx.s.ts(tx.Now), rec.ID, string(rec.Status), rec.Version)
-	res, err := tx.Exec(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("update recommendation: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n != 1 {
+	after, err := scanRec(tx.QueryRow(ctx, q, args...))
+	if errors.Is(err, sql.ErrNoRows) {
 		cur, err := tx.getRec(ctx, rec.ID)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return review.StatusConflict("change", cur.Status)
+		return nil, review.StatusConflict("change", cur.Status)
 	}
-	return nil
+	if err != nil {
+		return nil, fmt.Errorf("update recommendation: %w", err)
+	}
+	after.DeliveryStatus, after.DeliveredAt = rec.DeliveryStatus, rec.DeliveredAt
+	return after, nil
 }
 
 // approveRows marks ids delivered-pending: a deliveries row each, and the job.
@@ -140,8 +149,9 @@ func (s *Store) Approve(ctx context.Context, in ApproveInput) (*review.Recommend
 			return err
 		}
 		overridden := in.Override && !rec.Guardrails.All()
-		if err := tx.transition(ctx, rec, `status = 'approved', approved_by = ?, approved_at = ?, operator_notes = COALESCE(?, operator_notes)`,
-			in.Actor.ID, s.ts(tx.Now), nullIfEmpty(in.Notes)); err != nil {
+		out, err = tx.transition(ctx, rec, `status = 'approved', approved_by = ?, approved_at = ?, operator_notes = COALESCE(?, operator_notes)`,
+			in.Actor.ID, s.ts(tx.Now), nullIfEmpty(in.Notes))
+		if err != nil {
 			return err
 		}
 		meta := map[string]any{"notes": in.Notes, "from_status": string(rec.Status)}
@@ -155,8 +165,9 @@ func (s *Store) Approve(ctx context.Context, in ApproveInput) (*review.Recommend
 		if err := tx.enqueueDeliveries(ctx, []string{rec.ID}); err != nil {
 			return err
 		}
-		out, err = tx.getRec(ctx, rec.ID)
-		return err
+		queued := review.DeliveryQueued
+		out.DeliveryStatus = &queued
+		return nil
 	})
 	return out, err
 }
@@ -180,14 +191,12 @@ func (s *Store) Reject(ctx context.Context, in RejectInput) (*review.Recommendat
 		if err := review.CheckReject(rec); err != nil {
 			return err
 		}
-		if err := tx.transition(ctx, rec, `status = 'rejected', rejected_by = ?, rejected_at = ?, operator_notes = ?`,
-			in.Actor.ID, s.ts(tx.Now), in.Reason); err != nil {
+		out, err = tx.transition(ctx, rec, `status = 'rejected', rejected_by = ?, rejected_at = ?, operator_notes = ?`,
+			in.Actor.ID, s.ts(tx.Now), in.Reason)
+		if err != nil {
 			return err
 		}
-		if _, err := tx.insertAudit(ctx, in.Actor.ID, review.ActionReject, rec.ID, map[string]any{"reason": in.Reason, "from_status": string(rec.Status)}); err != nil {
-			return err
-		}
-		out, err = tx.getRec(ctx, rec.ID)
+		_, err = tx.insertAudit(ctx, in.Actor.ID, review.ActionReject, rec.ID, map[string]any{"reason": in.Reason, "from_status": string(rec.Status)})
 		return err
 	})
 	return out, err
@@ -239,13 +248,10 @@ func (s *Store) Modify(ctx context.Context, in ModifyInput) (*review.Recommendat
 			out = rec
 			return nil
 		}
-		if err := tx.transition(ctx, rec, set, args...); err != nil {
+		if out, err = tx.transition(ctx, rec, set, args...); err != nil {
 			return err
 		}
-		if _, err := tx.insertAudit(ctx, in.Actor.ID, review.ActionModify, rec.ID, map[string]any{"modifications": changes}); err != nil {
-			return err
-		}
-		out, err = tx.getRec(ctx, rec.ID)
+		_, err = tx.insertAudit(ctx, in.Actor.ID, review.ActionModify, rec.ID, map[string]any{"modifications": changes})
 		return err
 	})
 	return out, changes, err
@@ -271,17 +277,14 @@ func (s *Store) Flag(ctx context.Context, in FlagInput) (*review.Recommendation,
 		if err := review.CheckFlag(rec); err != nil {
 			return err
 		}
-		if err := tx.transition(ctx, rec, `status = 'flagged'`); err != nil {
+		if out, err = tx.transition(ctx, rec, `status = 'flagged'`); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO recommendation_flags (flag_id, recommendation_id, flagged_by, flag_reason, resolved, flagged_at)
 VALUES (?, ?, ?, ?, ?, ?)`, flagID, rec.ID, in.Actor.ID, in.Reason, false, s.ts(tx.Now)); err != nil {
 			return fmt.Errorf("insert flag: %w", err)
 		}
-		if _, err := tx.insertAudit(ctx, in.Actor.ID, review.ActionFlag, rec.ID, map[string]any{"reason": in.Reason, "flag_id": flagID}); err != nil {
-			return err
-		}
-		out, err = tx.getRec(ctx, rec.ID)
+		_, err = tx.insertAudit(ctx, in.Actor.ID, review.ActionFlag, rec.ID, map[string]any{"reason": in.Reason, "flag_id": flagID})
 		return err
 	})
 	return out, flagID, err

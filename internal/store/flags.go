@@ -119,13 +119,13 @@ func (s *Store) ResolveFlag(ctx context.Context, in ResolveInput) (*Flag, *revie
 		target, _ := review.ResolutionTarget(in.Resolution)
 		switch target {
 		case review.StatusApproved:
-			err = tx.transition(ctx, rec, `status = 'approved', approved_by = ?, approved_at = ?, operator_notes = COALESCE(?, operator_notes)`,
+			_, err = tx.transition(ctx, rec, `status = 'approved', approved_by = ?, approved_at = ?, operator_notes = COALESCE(?, operator_notes)`,
 				in.Actor.ID, s.ts(tx.Now), nullIfEmpty(in.Notes))
 		case review.StatusRejected:
-			err = tx.transition(ctx, rec, `status = 'rejected', rejected_by = ?, rejected_at = ?, operator_notes = ?`,
+			_, err = tx.transition(ctx, rec, `status = 'rejected', rejected_by = ?, rejected_at = ?, operator_notes = ?`,
 				in.Actor.ID, s.ts(tx.Now), in.Notes)
 		default:
-			err = tx.transition(ctx, rec, `status = 'pending'`)
+			_, err = tx.transition(ctx, rec, `status = 'pending'`)
 		}
 		if err != nil {
 			return err
