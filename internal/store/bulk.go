@@ -63,7 +63,7 @@ func (s *Store) BulkApprove(ctx context.Context, in BulkApproveInput) (BulkResul
 		seen[id] = true
 		unique = append(unique, id)
 	}
-	err := s.WithTx(ctx, func(tx *Tx) error {
+	err := s.WithLargeTx(ctx, func(tx *Tx) error {
 		approved := map[string]bool{}
 		reasons := map[string][2]string{}
 		const chunk = 500

@@ -35,9 +35,10 @@ const maxGroup = 64
 var errStoreClosed = errors.New("store: closed")
 
 type txRequest struct {
-	ctx  context.Context
-	fn   func(*Tx) error
-	done chan error // buffered: the committer never blocks on a caller
+	ctx   context.Context
+	fn    func(*Tx) error
+	alone bool       // WithLargeTx: never grouped
+	done  chan error // buffered: the committer never blocks on a caller
 }
 
 type groupCommitter struct {
@@ -67,7 +68,16 @@ func startGroupCommitter(s *Store) *groupCommitter {
 
 // do queues fn and waits for its transaction's outcome.
 func (g *groupCommitter) do(ctx context.Context, fn func(*Tx) error) error {
-	r := &txRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return g.send(&txRequest{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// doAlone is do for a function that must have a transaction of its own.
+func (g *groupCommitter) doAlone(ctx context.Context, fn func(*Tx) error) error {
+	return g.send(&txRequest{ctx: ctx, fn: fn, alone: true, done: make(chan error, 1)})
+}
+
+func (g *groupCommitter) send(r *txRequest) error {
+	ctx := r.ctx
 	select {
 	case g.reqs <- r:
 	case <-g.quit:
@@ -113,13 +123,24 @@ func (g *groupCommitter) loop() {
 // run commits one group and answers every request in it.
 func (g *groupCommitter) run(batch []*txRequest) {
 	live := batch[:0]
+	var alone []*txRequest
 	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.done <- err
-			continue
+		switch {
+		case r.ctx.Err() != nil:
+			r.done <- r.ctx.Err()
+		case r.alone:
+			alone = append(alone, r)
+		default:
+			live = append(live, r)
 		}
-		live = append(live, r)
 	}
+	defer func() {
+		for _, r := range alone {
+			g.transactions.Add(1)
+			g.actions.Add(1)
+			r.done <- g.s.runTx(context.WithoutCancel(r.ctx), func(tx *Tx) error { return callRecovering(r.fn, tx) })
+		}
+	}()
 	if len(live) == 0 {
 		return
 	}

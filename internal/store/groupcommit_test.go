@@ -118,3 +118,40 @@ func TestWithTxKeepsEachFunctionAtomic(t *testing.T) {
 		}
 	})
 }
+
+// TestWithLargeTxIsNeverGrouped queues several large functions behind a
+// held writer and checks each got a transaction of its own.
+func TestWithLargeTxIsNeverGrouped(t *testing.T) {
+	s := testdb.Open(t, store.SQLite)
+	ctx := context.Background()
+	release, holding := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = s.WithTx(ctx, func(*store.Tx) error { close(holding); <-release; return nil })
+	}()
+	<-holding
+	txs0, actions0 := s.GroupCommitStats()
+	const n = 6
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.WithLargeTx(ctx, func(tx *store.Tx) error {
+				_, err := tx.Exec(ctx, `INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?)`, fmt.Sprintf("large-%d", i), time.Now().UTC())
+				return err
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // let them queue
+	close(release)
+	wg.Wait()
+	txs, actions := s.GroupCommitStats()
+	if txs-txs0 != n || actions-actions0 != n {
+		t.Errorf("%d large functions ran in %d transactions (%d functions counted)", n, txs-txs0, actions-actions0)
+	}
+}

@@ -145,7 +145,7 @@ func (s *Store) IngestUsers(ctx context.Context, users []IngestUser) (IngestUser
 			return res, err
 		}
 	}
-	err := s.WithTx(ctx, func(tx *Tx) error {
+	err := s.WithLargeTx(ctx, func(tx *Tx) error {
 		res = IngestUsersResult{}
 		at := func(u *IngestUser) time.Time {
 			if u.ComputedAt != nil {
@@ -578,7 +578,7 @@ func (s *Store) ingestRecs(ctx context.Context, items []preparedRec) (IngestRecs
 	if len(items) == 0 {
 		return res, nil
 	}
-	err := s.WithTx(ctx, func(tx *Tx) error {
+	err := s.WithLargeTx(ctx, func(tx *Tx) error {
 		res = IngestRecsResult{Conflicts: []IngestConflict{}}
 		type conflict struct {
 			i int
