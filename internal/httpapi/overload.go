@@ -16,21 +16,31 @@ import (
 // MaxInflightWrites actions and MaxInflightReads reads are served at once;
 // one more is answered at once with 503 and Retry-After, which the clients
 // retry (actions safely, with their Idempotency-Key). Writes and reads have
-// separate limits so a flood of one never starves the other. Paths outside
-// /api/ (health, readiness, metrics, docs) are never refused.
+// separate limits so a flood of one never starves the other. Bulk approvals
+// and ingest batches, each up to 1,000 items' work, have a small limit of
+// their own (defaultMaxInflightBulk): 256 of them would be minutes of the writer's
+// time, and their clients timed out waiting instead of hearing 503. Paths
+// outside /api/ (health, readiness, metrics, docs) are never refused.
 
 const (
 	defaultMaxInflightWrites = 256
 	defaultMaxInflightReads  = 1024
+	defaultMaxInflightBulk   = 8
 )
+
+// isBulk reports whether a write carries up to 1,000 items.
+func isBulk(path string) bool {
+	return path == recPath+"/bulk-approve" || strings.HasPrefix(path, "/api/ingest/")
+}
 
 type admission struct {
 	writes, reads chan struct{} // nil: unlimited
+	bulk          chan struct{}
 	shed          *prometheus.CounterVec
 	inflight      *prometheus.GaugeVec
 }
 
-func newAdmission(maxWrites, maxReads int, reg prometheus.Registerer) *admission {
+func newAdmission(maxWrites, maxBulk, maxReads int, reg prometheus.Registerer) *admission {
 	sem := func(n, def int) chan struct{} {
 		switch {
 		case n == 0:
@@ -43,13 +53,14 @@ func newAdmission(maxWrites, maxReads int, reg prometheus.Registerer) *admission
 	a := &admission{
 		writes: sem(maxWrites, defaultMaxInflightWrites),
 		reads:  sem(maxReads, defaultMaxInflightReads),
+		bulk:   sem(maxBulk, defaultMaxInflightBulk),
 		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "spendsense_http_shed_total",
-			Help: "Requests answered 503 because the server was already serving its limit of that kind (write or read).",
+			Help: "Requests answered 503 because the server was already serving its limit of that kind (write, bulk or read).",
 		}, []string{"kind"}),
 		inflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "spendsense_http_inflight_requests",
-			Help: "/api/ requests being served now, by kind (write or read).",
+			Help: "/api/ requests being served now, by kind (write, bulk or read).",
 		}, []string{"kind"}),
 	}
 	reg.MustRegister(a.shed, a.inflight)
@@ -67,6 +78,9 @@ func (a *admission) limit(next http.Handler) http.Handler {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
 			sem, kind = a.writes, "write"
+			if isBulk(r.URL.Path) {
+				sem, kind = a.bulk, "bulk"
+			}
 		}
 		gauge := a.inflight.WithLabelValues(kind)
 		if sem == nil {

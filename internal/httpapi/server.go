@@ -37,9 +37,10 @@ type Config struct {
 	ClaimLease time.Duration
 	// IdempotencyTTL is how long Idempotency-Key replies are kept (default 24h).
 	IdempotencyTTL time.Duration
-	// MaxInflightWrites and MaxInflightReads bound the /api/ requests served
-	// at once (overload.go); 0 means the default (256 and 1,024), < 0 no limit.
-	MaxInflightWrites, MaxInflightReads int
+	// MaxInflightWrites, MaxInflightBulk (bulk approvals and ingest batches)
+	// and MaxInflightReads bound the /api/ requests served at once
+	// (overload.go); 0 means the default (256, 8 and 1,024), < 0 no limit.
+	MaxInflightWrites, MaxInflightBulk, MaxInflightReads int
 }
 
 // API is the HTTP API.
@@ -111,7 +112,7 @@ func New(cfg Config) *API {
 		AllowCredentials: true,
 		MaxAge:           600,
 	}).Handler(h)
-	h = newAdmission(cfg.MaxInflightWrites, cfg.MaxInflightReads, cfg.Registry).limit(h)
+	h = newAdmission(cfg.MaxInflightWrites, cfg.MaxInflightBulk, cfg.MaxInflightReads, cfg.Registry).limit(h)
 	h = a.observe(h)
 	a.handler = h
 	return a
