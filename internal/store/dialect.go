@@ -18,6 +18,9 @@ type dialect interface {
 	timeArg(t time.Time) any
 	// forUpdate is the row-lock suffix for a SELECT inside a write transaction.
 	forUpdate() string
+	// unindexed is col in a form the planner will not use an index for, to
+	// keep it from choosing a filter's index over a primary-key lookup.
+	unindexed(col string) string
 	// secondsBetween is an SQL expression for (b - a) in seconds.
 	secondsBetween(a, b string) string
 	// skipLocked is the suffix that lets concurrent claimers pass over rows
@@ -46,8 +49,13 @@ func (sqliteDialect) timeArg(t time.Time) any {
 }
 
 // SQLite's write transactions are already exclusive (BEGIN IMMEDIATE).
-func (sqliteDialect) forUpdate() string  { return "" }
-func (sqliteDialect) skipLocked() string { return "" }
+func (sqliteDialect) forUpdate() string { return "" }
+
+// unindexed: SQLite's unary + changes no value but hides the column from
+// the planner. Without table statistics (nothing runs ANALYZE) it judged
+// "status = 'pending'" more selective than a list of primary keys.
+func (sqliteDialect) unindexed(col string) string { return "+" + col }
+func (sqliteDialect) skipLocked() string          { return "" }
 func (sqliteDialect) jsonField(col, key string) string {
 	return "json_extract(" + col + ", '$." + key + "')"
 }
@@ -85,6 +93,7 @@ func (postgresDialect) rebind(q string) string {
 }
 func (postgresDialect) timeArg(t time.Time) any          { return t.UTC() }
 func (postgresDialect) forUpdate() string                { return " FOR UPDATE" }
+func (postgresDialect) unindexed(col string) string      { return col } // its statistics pick the key
 func (postgresDialect) jsonField(col, key string) string { return col + "->>'" + key + "'" }
 func (postgresDialect) skipLocked() string               { return " FOR UPDATE SKIP LOCKED" }
 func (postgresDialect) bucket15(col string) string {
