@@ -138,7 +138,7 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&workers, "workers", true, "run delivery workers in this process (false: API only; approvals still enqueue their delivery)")
 	cmd.Flags().BoolVar(&serveAPI, "api", true, "serve the HTTP API (false: delivery workers only, no listener)")
 	cmd.Flags().IntVar(&maxWrites, "max-inflight-writes", 256, "actions served at once; more are answered 503 with Retry-After (-1: no limit)")
-	cmd.Flags().IntVar(&maxBulk, "max-inflight-bulk", 8, "bulk approvals and ingest batches served at once; more are answered 503 with Retry-After (-1: no limit)")
+	cmd.Flags().IntVar(&maxBulk, "max-inflight-bulk", 32, "bulk approvals and ingest batches served at once; more are answered 503 with Retry-After (-1: no limit)")
 	cmd.Flags().IntVar(&maxReads, "max-inflight-reads", 1024, "reads served at once; more are answered 503 with Retry-After (-1: no limit)")
 	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve runtime profiles (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060; off by default")
 	cmd.Flags().BoolVar(&demo, "demo", false, "on an empty database: seed demo data and create one demo operator per role, printing their credentials once")

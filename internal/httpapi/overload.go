@@ -17,15 +17,17 @@ import (
 // one more is answered at once with 503 and Retry-After, which the clients
 // retry (actions safely, with their Idempotency-Key). Writes and reads have
 // separate limits so a flood of one never starves the other. Bulk approvals
-// and ingest batches, each up to 1,000 items' work, have a small limit of
-// their own (defaultMaxInflightBulk): 256 of them would be minutes of the writer's
-// time, and their clients timed out waiting instead of hearing 503. Paths
+// and ingest batches, each up to 1,000 items' work, have a smaller limit of
+// their own (defaultMaxInflightBulk): 256 of them would be minutes of the
+// writer's time, and their clients timed out waiting instead of hearing
+// 503. It was 8 at first, which a dozen operators bulk-approving at the
+// same moment already reached (the concurrent-decisions test did). Paths
 // outside /api/ (health, readiness, metrics, docs) are never refused.
 
 const (
 	defaultMaxInflightWrites = 256
 	defaultMaxInflightReads  = 1024
-	defaultMaxInflightBulk   = 8
+	defaultMaxInflightBulk   = 32
 )
 
 // isBulk reports whether a write carries up to 1,000 items.

@@ -39,7 +39,7 @@ type Config struct {
 	IdempotencyTTL time.Duration
 	// MaxInflightWrites, MaxInflightBulk (bulk approvals and ingest batches)
 	// and MaxInflightReads bound the /api/ requests served at once
-	// (overload.go); 0 means the default (256, 8 and 1,024), < 0 no limit.
+	// (overload.go); 0 means the default (256, 32 and 1,024), < 0 no limit.
 	MaxInflightWrites, MaxInflightBulk, MaxInflightReads int
 }
 
