@@ -138,7 +138,7 @@ func (g *groupCommitter) run(batch []*txRequest) {
 		for _, r := range alone {
 			g.transactions.Add(1)
 			g.actions.Add(1)
-			r.done <- g.s.runTx(context.WithoutCancel(r.ctx), func(tx *Tx) error { return callRecovering(r.fn, tx) })
+			r.done <- g.runAlone(r)
 		}
 	}()
 	if len(live) == 0 {
@@ -148,7 +148,7 @@ func (g *groupCommitter) run(batch []*txRequest) {
 	g.actions.Add(int64(len(live)))
 	if len(live) == 1 { // alone: no savepoint needed
 		r := live[0]
-		r.done <- g.s.runTx(context.WithoutCancel(r.ctx), func(tx *Tx) error { return callRecovering(r.fn, tx) })
+		r.done <- g.runAlone(r)
 		return
 	}
 	ctx := context.Background()
@@ -172,7 +172,7 @@ func (g *groupCommitter) run(batch []*txRequest) {
 				live[j].done <- fmt.Errorf("group transaction aborted: %w", txErr)
 			}
 			for _, rest := range live[i+1:] {
-				rest.done <- g.s.runTx(context.WithoutCancel(rest.ctx), func(tx *Tx) error { return callRecovering(rest.fn, tx) })
+				rest.done <- g.runAlone(rest)
 			}
 			return
 		}
@@ -189,6 +189,12 @@ func (g *groupCommitter) run(batch []*txRequest) {
 	for i, r := range live {
 		r.done <- results[i]
 	}
+}
+
+// runAlone runs r in a transaction of its own, answering for its caller
+// as a group would: detached from cancellation, a panic made an error.
+func (g *groupCommitter) runAlone(r *txRequest) error {
+	return g.s.runTx(context.WithoutCancel(r.ctx), func(tx *Tx) error { return callRecovering(r.fn, tx) })
 }
 
 // runInSavepoint runs fn inside a savepoint of tx, undoing it if fn fails.
