@@ -25,7 +25,13 @@ type Error struct {
 	Code          Code
 	Message       string
 	CurrentStatus Status
+	// Reason is a stable code for a refusal that a client tells apart
+	// from others of the same Code (bulk approval's failed_items).
+	Reason string
 }
+
+// Stable refusal reasons.
+const ReasonGuardrailsFailed = "guardrails_failed"
 
 func (e *Error) Error() string { return e.Message }
 

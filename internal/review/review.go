@@ -38,10 +38,18 @@ const (
 	ActionFlag          = "flag"
 	ActionResolveFlag   = "resolve_flag"
 	ActionRetryDelivery = "retry_delivery"
+	ActionUndo          = "undo"
+	ActionNoteAdd       = "note_add"
+	ActionNoteEdit      = "note_edit"
+	ActionNoteDelete    = "note_delete"
+	ActionTagAdd        = "tag_add"
+	ActionTagRemove     = "tag_remove"
+	ActionTagVocabulary = "tag_vocabulary"
 )
 
 // Actions lists every audit action.
-var Actions = []string{ActionApprove, ActionReject, ActionModify, ActionFlag, ActionResolveFlag, ActionRetryDelivery}
+var Actions = []string{ActionApprove, ActionReject, ActionModify, ActionFlag, ActionResolveFlag, ActionRetryDelivery,
+	ActionUndo, ActionNoteAdd, ActionNoteEdit, ActionNoteDelete, ActionTagAdd, ActionTagRemove, ActionTagVocabulary}
 
 // Flag resolutions.
 const (
@@ -99,11 +107,17 @@ type Recommendation struct {
 	ModifiedBy       *string
 	ModifiedAt       *time.Time
 	OperatorNotes    *string
-	Version          int64
-	DeliveryStatus   *string
-	DeliveredAt      *time.Time
-	ClaimedBy        *string
-	ClaimExpiresAt   *time.Time
+	// PreviousStatus and StatusChangedAt describe the last status change;
+	// UndoExpiresAt is set while that decision may still be undone.
+	PreviousStatus  *Status
+	StatusChangedAt *time.Time
+	UndoExpiresAt   *time.Time
+	Tags            []string
+	Version         int64
+	DeliveryStatus  *string
+	DeliveredAt     *time.Time
+	ClaimedBy       *string
+	ClaimExpiresAt  *time.Time
 }
 
 // HeldByOther reports whether another operator holds a live claim on r.

@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -37,21 +35,6 @@ func (s *Store) SetEnqueue(fn EnqueueFunc) { s.enqueue = fn }
 // concurrency, unlike the seed's ids built from Unix seconds.
 func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 
-// insertAudit writes one audit row.
-func (tx *Tx) insertAudit(ctx context.Context, operatorID, action, recID string, meta map[string]any) (string, error) {
-	id := NewID()
-	b, err := json.Marshal(meta)
-	if err != nil {
-		return "", err
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO operator_audit_log (audit_id, operator_id, action, recommendation_id, metadata, timestamp)
-VALUES (?, ?, ?, ?, ?, ?)`, id, operatorID, action, recID, jsonText(b), tx.s.ts(tx.Now))
-	if err != nil {
-		return "", fmt.Errorf("audit: %w", err)
-	}
-	return id, nil
-}
-
 // checkPrecondition applies If-Match and claims to a locked row.
 func (tx *Tx) checkPrecondition(rec *review.Recommendation, actor Actor, pre Precondition) error {
 	if pre.IfMatch != nil && *pre.IfMatch != rec.Version {
@@ -83,31 +66,7 @@ func (tx *Tx) lockForAction(ctx context.Context, id string, actor Actor, pre Pre
 // the delivery's two (which an UPDATE cannot join) left NULL.
 var recReturning = strings.NewReplacer("r.", "", "d.status", "NULL", "d.delivered_at", "NULL").Replace(recColumns)
 
-// transition moves a locked row from its current status, bumping its
-// version, and returns the row as it now is (RETURNING: no second read),
-// its delivery as it was. The WHERE on status and version makes the change
-// conditional: if another transaction got there first, nothing changes and
-// the caller sees a conflict.
-func (tx *Tx) transition(ctx context.Context, rec *review.Recommendation, set string, args ...any) (*review.Recommendation, error) {
-	q := `UPDATE recommendations SET ` + set + `, updated_at = ?, version = version + 1, claimed_by = NULL, claim_expires_at = NULL
-WHERE recommendation_id = ? AND status = ? AND version = ? RETURNING ` + recReturning
-	args = append(args, tx.s.ts(tx.Now), rec.ID, string(rec.Status), rec.Version)
-	after, err := scanRec(tx.QueryRow(ctx, q, args...))
-	if errors.Is(err, sql.ErrNoRows) {
-		cur, err := tx.getRec(ctx, rec.ID)
-		if err != nil {
-			return nil, err
-		}
-		return nil, review.StatusConflict("change", cur.Status)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("update recommendation: %w", err)
-	}
-	after.DeliveryStatus, after.DeliveredAt = rec.DeliveryStatus, rec.DeliveredAt
-	return after, nil
-}
-
-// approveRows marks ids delivered-pending: a deliveries row each, and the job.
+// enqueueDeliveries gives each id a queued deliveries row and its job.
 func (tx *Tx) enqueueDeliveries(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
@@ -144,30 +103,24 @@ func (s *Store) Approve(ctx context.Context, in ApproveInput) (*review.Recommend
 		if err != nil {
 			return err
 		}
-		a := review.Approval{Role: in.Actor.Role, Notes: in.Notes, Override: in.Override}
-		if err := review.CheckApprove(rec, a); err != nil {
-			return err
-		}
 		overridden := in.Override && !rec.Guardrails.All()
-		out, err = tx.transition(ctx, rec, `status = 'approved', approved_by = ?, approved_at = ?, operator_notes = COALESCE(?, operator_notes)`,
-			in.Actor.ID, s.ts(tx.Now), nullIfEmpty(in.Notes))
-		if err != nil {
-			return err
-		}
-		meta := map[string]any{"notes": in.Notes, "from_status": string(rec.Status)}
-		if overridden {
-			meta["override_guardrails"] = true
-			meta["guardrails"] = rec.Guardrails
-		}
-		if _, err := tx.insertAudit(ctx, in.Actor.ID, review.ActionApprove, rec.ID, meta); err != nil {
-			return err
-		}
-		if err := tx.enqueueDeliveries(ctx, []string{rec.ID}); err != nil {
-			return err
-		}
-		queued := review.DeliveryQueued
-		out.DeliveryStatus = &queued
-		return nil
+		d, err := tx.decideOne(ctx, decision{
+			edge: review.EdgeApprove, actor: in.Actor,
+			approval: review.Approval{Role: in.Actor.Role, Notes: in.Notes, Override: in.Override},
+			set:      `approved_by = ?, approved_at = ?, operator_notes = COALESCE(?, operator_notes)`,
+			args:     []any{in.Actor.ID, s.ts(tx.Now), nullIfEmpty(in.Notes)},
+			audit:    review.ActionApprove,
+			meta: func(rec *review.Recommendation) map[string]any {
+				meta := map[string]any{"notes": in.Notes, "from_status": string(rec.Status)}
+				if overridden {
+					meta["override_guardrails"] = true
+					meta["guardrails"] = rec.Guardrails
+				}
+				return meta
+			},
+		}, rec)
+		out = d.after
+		return err
 	})
 	return out, err
 }
@@ -188,15 +141,16 @@ func (s *Store) Reject(ctx context.Context, in RejectInput) (*review.Recommendat
 		if err != nil {
 			return err
 		}
-		if err := review.CheckReject(rec); err != nil {
-			return err
-		}
-		out, err = tx.transition(ctx, rec, `status = 'rejected', rejected_by = ?, rejected_at = ?, operator_notes = ?`,
-			in.Actor.ID, s.ts(tx.Now), in.Reason)
-		if err != nil {
-			return err
-		}
-		_, err = tx.insertAudit(ctx, in.Actor.ID, review.ActionReject, rec.ID, map[string]any{"reason": in.Reason, "from_status": string(rec.Status)})
+		d, err := tx.decideOne(ctx, decision{
+			edge: review.EdgeReject, actor: in.Actor,
+			set:   `rejected_by = ?, rejected_at = ?, operator_notes = ?`,
+			args:  []any{in.Actor.ID, s.ts(tx.Now), in.Reason},
+			audit: review.ActionReject,
+			meta: func(rec *review.Recommendation) map[string]any {
+				return map[string]any{"reason": in.Reason, "from_status": string(rec.Status)}
+			},
+		}, rec)
+		out = d.after
 		return err
 	})
 	return out, err
@@ -230,7 +184,7 @@ func (s *Store) Modify(ctx context.Context, in ModifyInput) (*review.Recommendat
 			return err
 		}
 		if err := review.CheckModify(rec); err != nil {
-			return err
+			return err // also when nothing would change
 		}
 		set := `modified_by = ?, modified_at = ?`
 		args := []any{in.Actor.ID, s.ts(tx.Now)}
@@ -248,10 +202,11 @@ func (s *Store) Modify(ctx context.Context, in ModifyInput) (*review.Recommendat
 			out = rec
 			return nil
 		}
-		if out, err = tx.transition(ctx, rec, set, args...); err != nil {
-			return err
-		}
-		_, err = tx.insertAudit(ctx, in.Actor.ID, review.ActionModify, rec.ID, map[string]any{"modifications": changes})
+		d, err := tx.decideOne(ctx, decision{
+			edge: review.EdgeModify, actor: in.Actor, set: set, args: args, audit: review.ActionModify,
+			meta: func(*review.Recommendation) map[string]any { return map[string]any{"modifications": changes} },
+		}, rec)
+		out = d.after
 		return err
 	})
 	return out, changes, err
@@ -274,18 +229,21 @@ func (s *Store) Flag(ctx context.Context, in FlagInput) (*review.Recommendation,
 		if err != nil {
 			return err
 		}
-		if err := review.CheckFlag(rec); err != nil {
+		d, err := tx.decideOne(ctx, decision{
+			edge: review.EdgeFlag, actor: in.Actor, audit: review.ActionFlag,
+			meta: func(*review.Recommendation) map[string]any {
+				return map[string]any{"reason": in.Reason, "flag_id": flagID}
+			},
+		}, rec)
+		if err != nil {
 			return err
 		}
-		if out, err = tx.transition(ctx, rec, `status = 'flagged'`); err != nil {
-			return err
-		}
+		out = d.after
 		if _, err := tx.Exec(ctx, `INSERT INTO recommendation_flags (flag_id, recommendation_id, flagged_by, flag_reason, resolved, flagged_at)
 VALUES (?, ?, ?, ?, ?, ?)`, flagID, rec.ID, in.Actor.ID, in.Reason, false, s.ts(tx.Now)); err != nil {
 			return fmt.Errorf("insert flag: %w", err)
 		}
-		_, err = tx.insertAudit(ctx, in.Actor.ID, review.ActionFlag, rec.ID, map[string]any{"reason": in.Reason, "flag_id": flagID})
-		return err
+		return nil
 	})
 	return out, flagID, err
 }

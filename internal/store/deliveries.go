@@ -71,7 +71,8 @@ func (s *Store) RetryDelivery(ctx context.Context, actor Actor, recID string) er
 		if err := tx.enqueueDeliveries(ctx, []string{recID}); err != nil {
 			return err
 		}
-		_, err = tx.insertAudit(ctx, actor.ID, review.ActionRetryDelivery, recID, map[string]any{"previous_status": status})
+		_, err = tx.audit(ctx, AuditRecord{OperatorID: actor.ID, Action: review.ActionRetryDelivery, RecommendationID: recID,
+			Metadata: map[string]any{"previous_status": status}})
 		return err
 	})
 }

@@ -112,24 +112,16 @@ func (s *Store) ResolveFlag(ctx context.Context, in ResolveInput) (*Flag, *revie
 		if resolved {
 			return &review.Error{Code: review.EConflict, CurrentStatus: rec.Status, Message: fmt.Sprintf("flag %q is already resolved", in.FlagID)}
 		}
-		a := review.Approval{Role: in.Actor.Role, Notes: in.Notes, Override: in.Override}
-		if err := review.CheckResolve(rec, in.Resolution, a); err != nil {
-			return err
+		if rec.Status != review.StatusFlagged {
+			return review.StatusConflict("resolve a flag on", rec.Status)
 		}
-		target, _ := review.ResolutionTarget(in.Resolution)
-		switch target {
-		case review.StatusApproved:
-			_, err = tx.transition(ctx, rec, `status = 'approved', approved_by = ?, approved_at = ?, operator_notes = COALESCE(?, operator_notes)`,
-				in.Actor.ID, s.ts(tx.Now), nullIfEmpty(in.Notes))
-		case review.StatusRejected:
-			_, err = tx.transition(ctx, rec, `status = 'rejected', rejected_by = ?, rejected_at = ?, operator_notes = ?`,
-				in.Actor.ID, s.ts(tx.Now), in.Notes)
-		default:
-			_, err = tx.transition(ctx, rec, `status = 'pending'`)
+		edge, ok := review.ResolutionEdge(in.Resolution)
+		if !ok {
+			return review.Errorf(review.EInvalid, "resolution must be approve, reject or requeue")
 		}
-		if err != nil {
-			return err
-		}
+		// Flag rows first: the flag is closed by the same decision that
+		// moves its recommendation, and if that decision is refused the
+		// transaction rolls both back.
 		res, err := tx.Exec(ctx, `UPDATE recommendation_flags SET resolved = ?, resolved_by = ?, resolved_at = ?, resolution = ?, resolution_notes = ?
 WHERE flag_id = ? AND resolved = ?`, true, in.Actor.ID, s.ts(tx.Now), in.Resolution, in.Notes, in.FlagID, false)
 		if err != nil {
@@ -138,17 +130,26 @@ WHERE flag_id = ? AND resolved = ?`, true, in.Actor.ID, s.ts(tx.Now), in.Resolut
 		if n, _ := res.RowsAffected(); n != 1 {
 			return &review.Error{Code: review.EConflict, CurrentStatus: rec.Status, Message: fmt.Sprintf("flag %q is already resolved", in.FlagID)}
 		}
-		meta := map[string]any{"flag_id": in.FlagID, "resolution": in.Resolution, "notes": in.Notes, "to_status": string(target)}
-		if target == review.StatusApproved && !rec.Guardrails.All() {
-			meta["override_guardrails"] = true
+		d := decision{
+			edge: edge, actor: in.Actor, audit: review.ActionResolveFlag,
+			approval: review.Approval{Role: in.Actor.Role, Notes: in.Notes, Override: in.Override},
 		}
-		if _, err := tx.insertAudit(ctx, in.Actor.ID, review.ActionResolveFlag, rec.ID, meta); err != nil {
-			return err
+		target, _ := review.ResolutionTarget(in.Resolution)
+		switch target {
+		case review.StatusApproved:
+			d.set, d.args = `approved_by = ?, approved_at = ?, operator_notes = COALESCE(?, operator_notes)`, []any{in.Actor.ID, s.ts(tx.Now), nullIfEmpty(in.Notes)}
+		case review.StatusRejected:
+			d.set, d.args = `rejected_by = ?, rejected_at = ?, operator_notes = ?`, []any{in.Actor.ID, s.ts(tx.Now), in.Notes}
 		}
-		if target == review.StatusApproved {
-			if err := tx.enqueueDeliveries(ctx, []string{rec.ID}); err != nil {
-				return err
+		d.meta = func(rec *review.Recommendation) map[string]any {
+			meta := map[string]any{"flag_id": in.FlagID, "resolution": in.Resolution, "notes": in.Notes, "to_status": string(target)}
+			if target == review.StatusApproved && !rec.Guardrails.All() {
+				meta["override_guardrails"] = true
 			}
+			return meta
+		}
+		if _, err := tx.decideOne(ctx, d, rec); err != nil {
+			return err
 		}
 		if outRec, err = tx.getRec(ctx, rec.ID); err != nil {
 			return err
