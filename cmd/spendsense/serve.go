@@ -25,6 +25,8 @@ func serveCmd() *cobra.Command {
 	var addr, pprofAddr string
 	var maxWrites, maxBulk, maxReads int
 	var demo, workers, serveAPI bool
+	var alertTh store.AlertThresholds
+	var envFlags []envFlag
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the API (migrates the database first)",
@@ -33,6 +35,12 @@ func serveCmd() *cobra.Command {
 			ctx := cmd.Context()
 			log := logging.New(os.Stderr, os.Getenv("SPENDSENSE_LOG_LEVEL"))
 			slog.SetDefault(log)
+			if err := applyEnv(cmd.Flags(), envFlags); err != nil {
+				return err
+			}
+			if err := checkAlertThresholds(alertTh); err != nil {
+				return err
+			}
 			if !workers && !serveAPI {
 				return errors.New("--api=false and --workers=false leave nothing to run")
 			}
@@ -94,6 +102,7 @@ func serveCmd() *cobra.Command {
 				Store: s, Issuer: issuer, Logger: log, Registry: reg,
 				CORSOrigins:       splitList(envOr("SPENDSENSE_CORS_ORIGINS", "http://localhost:3000")),
 				MaxInflightWrites: maxWrites, MaxInflightBulk: maxBulk, MaxInflightReads: maxReads,
+				AlertThresholds: alertTh,
 			})
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -142,6 +151,7 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().IntVar(&maxReads, "max-inflight-reads", 1024, "reads served at once; more are answered 503 with Retry-After (-1: no limit)")
 	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve runtime profiles (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060; off by default")
 	cmd.Flags().BoolVar(&demo, "demo", false, "on an empty database: seed demo data and create one demo operator per role, printing their credentials once")
+	envFlags = append(envFlags, alertFlags(cmd, &alertTh)...)
 	return cmd
 }
 

@@ -38,6 +38,8 @@ var access = map[string][]review.Role{
 	"release-queue":        reviewers,
 	"list-deliveries":      reviewers,
 	"retry-delivery":       admins,
+	"get-alerts":           reviewers,
+	"get-analytics":        reviewers,
 
 	"ingest-users":           ingesters,
 	"ingest-recommendations": ingesters,

@@ -41,6 +41,9 @@ type Config struct {
 	// and MaxInflightReads bound the /api/ requests served at once
 	// (overload.go); 0 means the default (256, 32 and 1,024), < 0 no limit.
 	MaxInflightWrites, MaxInflightBulk, MaxInflightReads int
+	// AlertThresholds say when each alert of /alerts fires (zero fields:
+	// store.DefaultAlertThresholds).
+	AlertThresholds store.AlertThresholds
 }
 
 // API is the HTTP API.
@@ -99,6 +102,7 @@ func New(cfg Config) *API {
 	a.registerQueue(api)
 	a.registerDeliveries(api)
 	a.registerIngest(api)
+	a.registerInsights(api)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 
 	var h http.Handler = problemFallback(mux)

@@ -35,6 +35,9 @@ type dialect interface {
 	// utcDay is an SQL expression for midnight UTC of a timestamp column's
 	// day, as audit_day_counts keys it.
 	utcDay(col string) string
+	// epoch is an SQL expression for a timestamp column in whole Unix
+	// seconds (an integer).
+	epoch(col string) string
 }
 
 // sqliteTimeLayout stores timestamps as fixed-width UTC text, so that text
@@ -65,6 +68,7 @@ func (sqliteDialect) bucket15(col string) string {
 func (sqliteDialect) utcDay(col string) string {
 	return "substr(" + col + ", 1, 10) || 'T00:00:00.000000Z'"
 }
+func (sqliteDialect) epoch(col string) string { return "unixepoch(" + col + ")" }
 func (sqliteDialect) secondsBetween(a, b string) string {
 	// unixepoch(…, 'subsec') keeps milliseconds exactly; julianday's
 	// floating-point days would turn 60 s into 59.9999964.
@@ -101,6 +105,9 @@ func (postgresDialect) bucket15(col string) string {
 }
 func (postgresDialect) utcDay(col string) string {
 	return "date_bin('1 day', " + col + ", TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+}
+func (postgresDialect) epoch(col string) string {
+	return "EXTRACT(EPOCH FROM " + col + ")::BIGINT"
 }
 func (postgresDialect) secondsBetween(a, b string) string {
 	return fmt.Sprintf("EXTRACT(EPOCH FROM (%s - %s))", b, a)
