@@ -44,31 +44,22 @@ var DefaultAlertThresholds = AlertThresholds{
 // WithDefaults fills zero fields from DefaultAlertThresholds.
 func (t AlertThresholds) WithDefaults() AlertThresholds {
 	d := DefaultAlertThresholds
-	if t.QueuePending <= 0 {
-		t.QueuePending = d.QueuePending
-	}
-	if t.QueueAge <= 0 {
-		t.QueueAge = d.QueueAge
-	}
-	if t.RejectionRate <= 0 {
-		t.RejectionRate = d.RejectionRate
-	}
-	if t.RejectionMinDecisions <= 0 {
-		t.RejectionMinDecisions = d.RejectionMinDecisions
-	}
-	if t.GuardrailFailures <= 0 {
-		t.GuardrailFailures = d.GuardrailFailures
-	}
-	if t.FlagAgeMedium <= 0 {
-		t.FlagAgeMedium = d.FlagAgeMedium
-	}
-	if t.FlagAgeHigh <= 0 {
-		t.FlagAgeHigh = d.FlagAgeHigh
-	}
-	if t.FastApprovalsPerMinute <= 0 {
-		t.FastApprovalsPerMinute = d.FastApprovalsPerMinute
-	}
+	t.QueuePending = orDefault(t.QueuePending, d.QueuePending)
+	t.QueueAge = orDefault(t.QueueAge, d.QueueAge)
+	t.RejectionRate = orDefault(t.RejectionRate, d.RejectionRate)
+	t.RejectionMinDecisions = orDefault(t.RejectionMinDecisions, d.RejectionMinDecisions)
+	t.GuardrailFailures = orDefault(t.GuardrailFailures, d.GuardrailFailures)
+	t.FlagAgeMedium = orDefault(t.FlagAgeMedium, d.FlagAgeMedium)
+	t.FlagAgeHigh = orDefault(t.FlagAgeHigh, d.FlagAgeHigh)
+	t.FastApprovalsPerMinute = orDefault(t.FastApprovalsPerMinute, d.FastApprovalsPerMinute)
 	return t
+}
+
+func orDefault[T int64 | float64 | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // Alert is one condition that needs an operator's attention. ID is the
