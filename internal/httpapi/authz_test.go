@@ -54,6 +54,8 @@ func authzRequests(pending, flagID string) map[string]func(i int) authzRequest {
 		"claim-queue":         fixed("/api/operator/queue/claim", map[string]any{"limit": 1}),
 		"release-queue":       fixed("/api/operator/queue/release", map[string]any{}),
 		"list-deliveries":     fixed("/api/operator/deliveries?status=failed", nil),
+		"get-alerts":          fixed("/api/operator/alerts", nil),
+		"get-analytics":       fixed("/api/operator/analytics?tz=Europe/London", nil),
 		"retry-delivery":      fixed("/api/operator/deliveries/rec_0000/retry", nil),
 		"ingest-users": func(i int) authzRequest {
 			return authzRequest{"/api/ingest/users", map[string]any{"users": []any{map[string]any{"user_id": fmt.Sprintf("authz_user_%d", i),
