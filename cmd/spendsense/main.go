@@ -30,7 +30,7 @@ func main() {
 	}
 	root.PersistentFlags().String("database-url", os.Getenv("DATABASE_URL"),
 		"database: empty for ./spendsense.db (SQLite), a file path, or postgres://… (env DATABASE_URL)")
-	root.AddCommand(serveCmd(), migrateCmd(), seedCmd(), operatorsCmd(), tokenCmd(), checkCmd(), openapiCmd(), benchCmd())
+	root.AddCommand(serveCmd(), migrateCmd(), seedCmd(), operatorsCmd(), tokenCmd(), checkCmd(), openapiCmd(), benchCmd(), auditCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "spendsense:", err)
 		os.Exit(1)

@@ -105,6 +105,13 @@ func (s *Store) Check(ctx context.Context) ([]Violation, error) {
 			out = append(out, *v)
 		}
 	}
+	chain, err := s.chainCheck(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if chain != nil {
+		out = append(out, *chain)
+	}
 	gaps, err := s.DeliveryJobGaps(ctx)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/spendsense/operator-api/internal/auditproof"
 	"github.com/spendsense/operator-api/internal/review"
 )
 
@@ -188,16 +189,16 @@ type AuditRecord struct {
 }
 
 // writeAudit is the one function that writes audit rows: every action
-// comes through it, in the transaction of the change it records. It
-// returns the new rows' ids in order.
+// comes through it, in the transaction of the change it records. Each row
+// is linked into its subject's hash chain here (auditchain.go), so every
+// write path is chained without knowing it. It returns the new rows' ids
+// in order.
 func (tx *Tx) writeAudit(ctx context.Context, entries []AuditRecord) ([]string, error) {
 	if len(entries) == 0 {
 		return nil, nil
 	}
-	ids := make([]string, len(entries))
-	metas := make([]any, len(entries))
+	rows := make([]auditproof.Row, len(entries))
 	for i, e := range entries {
-		ids[i] = NewID()
 		if e.Metadata == nil {
 			e.Metadata = map[string]any{}
 		}
@@ -205,16 +206,24 @@ func (tx *Tx) writeAudit(ctx context.Context, entries []AuditRecord) ([]string, 
 		if err != nil {
 			return nil, fmt.Errorf("audit metadata: %w", err)
 		}
-		metas[i] = jsonText(b)
+		rows[i] = auditproof.Row{AuditID: NewID(), OperatorID: e.OperatorID, Action: e.Action,
+			RecommendationID: e.RecommendationID, Metadata: b, Timestamp: tx.Now}
+	}
+	if err := tx.chainAudit(ctx, rows); err != nil {
+		return nil, err
 	}
 	now := tx.s.ts(tx.Now)
-	err := insertMany(ctx, tx, `INSERT INTO operator_audit_log (audit_id, operator_id, action, recommendation_id, metadata, timestamp) VALUES `, 6, len(entries),
+	err := insertMany(ctx, tx, `INSERT INTO operator_audit_log (audit_id, operator_id, action, recommendation_id, metadata, timestamp, prev_hash, row_hash) VALUES `, 8, len(rows),
 		func(i int, a []any) []any {
-			e := entries[i]
-			return append(a, ids[i], e.OperatorID, e.Action, nullIfEmpty(e.RecommendationID), metas[i], now)
+			r := rows[i]
+			return append(a, r.AuditID, r.OperatorID, r.Action, nullIfEmpty(r.RecommendationID), jsonText(r.Metadata), now, r.PrevHash, r.RowHash)
 		}, "")
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.AuditID
 	}
 	return ids, nil
 }

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spendsense/operator-api/internal/auditproof"
+)
+
+// signingKeyEnv holds the audit seals' Ed25519 signing key (base64 of the
+// 32-byte seed), docs/RELIABILITY.md.
+const signingKeyEnv = "SPENDSENSE_AUDIT_SIGNING_KEY"
+
+func auditCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Prove the audit trail: verify its hash chains and signed seals, print the sealing public key",
+	}
+	cmd.AddCommand(auditVerifyCmd(), auditPubkeyCmd())
+	return cmd
+}
+
+// signingKey reads SPENDSENSE_AUDIT_SIGNING_KEY; nil when it is not set.
+func signingKey() (ed25519.PrivateKey, error) {
+	v := os.Getenv(signingKeyEnv)
+	if v == "" {
+		return nil, nil
+	}
+	return auditproof.ParsePrivateKey(v)
+}
+
+func auditPubkeyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "pubkey",
+		Short: "Print the public key of " + signingKeyEnv + " (give it to auditors for audit verify --pubkey)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			key, err := signingKey()
+			if err != nil {
+				return err
+			}
+			if key == nil {
+				return errors.New(signingKeyEnv + " is not set")
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), auditproof.PublicKeyText(key))
+			return err
+		},
+	}
+}
+
+func auditVerifyCmd() *cobra.Command {
+	var pubText string
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Check every audit row's hash, every chain and head, and every seal; exit 0 only when all hold",
+		Long: `Checks the live database: each audit row's hash over its fields, each subject's
+chain up to the head kept on the subject row, and each seal (the Merkle root of
+its rows, its link to the seal before it, and its Ed25519 signature against
+--pubkey, or against the key in ` + signingKeyEnv + ` when --pubkey is not given).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pub, err := verifyKey(pubText)
+			if err != nil {
+				return err
+			}
+			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			rep, err := s.VerifyAudit(cmd.Context(), auditproof.NewVerifier(pub))
+			if err != nil {
+				return err
+			}
+			return printReport(cmd.OutOrStdout(), rep, string(s.Engine))
+		},
+	}
+	cmd.Flags().StringVar(&pubText, "pubkey", "", "base64 Ed25519 public key the seals must verify with (spendsense audit pubkey)")
+	return cmd
+}
+
+// verifyKey is the key seals are checked against: --pubkey, else the
+// public half of the signing key, else none (then any seal is a problem).
+func verifyKey(pubText string) (ed25519.PublicKey, error) {
+	if pubText != "" {
+		return auditproof.ParsePublicKey(pubText)
+	}
+	key, err := signingKey()
+	if err != nil || key == nil {
+		return nil, err
+	}
+	return key.Public().(ed25519.PublicKey), nil
+}
+
+func printReport(out io.Writer, rep auditproof.Report, source string) error {
+	if rep.OK() {
+		fmt.Fprintf(out, "ok: %d audit rows in %d chains, %d seals (%d rows not sealed yet) hold (%s)\n",
+			rep.Rows, rep.Subjects, rep.Seals, rep.Unsealed, source)
+		if rep.LastSeal != nil {
+			fmt.Fprintf(out, "newest seal: %d %s (keep it outside the system: it is what a replaced history cannot match)\n",
+				rep.LastSeal.SealID, rep.LastSeal.SealHash)
+		}
+		return nil
+	}
+	fmt.Fprintf(out, "BROKEN: %s\n", rep.Problems[0])
+	for _, p := range rep.Problems[1:min(len(rep.Problems), 20)] {
+		fmt.Fprintf(out, "also: %s\n", p)
+	}
+	return fmt.Errorf("audit trail does not verify: %d problem(s)", len(rep.Problems))
+}

@@ -1,0 +1,5 @@
+package store
+
+// ChainLegacyAudit lets the external tests interrupt and resume the
+// chaining of pre-chain audit rows.
+var ChainLegacyAudit = (*Store).chainLegacyAudit
