@@ -68,7 +68,7 @@ its rows, its link to the seal before it, and its Ed25519 signature against
 			if err != nil {
 				return err
 			}
-			s, err := openStore(cmd)
+			s, err := openCurrent(cmd, true) // verifying only reads
 			if err != nil {
 				return err
 			}

@@ -27,10 +27,15 @@ func main() {
 		Short:         "SpendSense Operator API: human review of AI-generated financial-education recommendations",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildVersion(),
+		// Checked before any command acts, so a mistyped DATABASE_URL or
+		// log level stops every command the same way.
+		PersistentPreRunE: checkConfig,
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().String("database-url", os.Getenv("DATABASE_URL"),
-		"database: empty for ./spendsense.db (SQLite), a file path, or postgres://… (env DATABASE_URL)")
-	root.AddCommand(serveCmd(), migrateCmd(), seedCmd(), operatorsCmd(), tokenCmd(), checkCmd(), openapiCmd(), benchCmd(), auditCmd())
+		"database: empty for ./spendsense.db (SQLite), a SQLite file path in an existing folder, or postgres://… (env DATABASE_URL)")
+	root.AddCommand(serveCmd(), migrateCmd(), seedCmd(), operatorsCmd(), tokenCmd(), checkCmd(), openapiCmd(), benchCmd(), auditCmd(), versionCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "spendsense:", err)
 		os.Exit(1)
@@ -44,28 +49,13 @@ func envOr(key, def string) string {
 	return def
 }
 
-// openStore opens and migrates the database named by --database-url.
-func openStore(cmd *cobra.Command) (*store.Store, error) {
-	url, _ := cmd.Flags().GetString("database-url")
-	s, err := store.Open(cmd.Context(), url, store.Options{})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := s.Migrate(cmd.Context()); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
 func migrateCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply database migrations (a no-op when up to date)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			url, _ := cmd.Flags().GetString("database-url")
-			s, err := store.Open(cmd.Context(), url, store.Options{})
+			s, err := store.Open(cmd.Context(), databaseURL(cmd), store.Options{})
 			if err != nil {
 				return err
 			}

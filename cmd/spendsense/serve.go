@@ -29,11 +29,19 @@ func serveCmd() *cobra.Command {
 	var envFlags []envFlag
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the API (migrates the database first)",
+		Short: "Run the API: binds its address, then migrates the database and serves",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			log := logging.New(os.Stderr, os.Getenv("SPENDSENSE_LOG_LEVEL"))
+			// Everything that can be wrong with the configuration is found
+			// before the process acts: then the address is bound before
+			// anything is migrated, seeded or delivered, so a second
+			// `serve` on a taken port exits without touching the database.
+			conf, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			log := logging.New(os.Stderr, conf.logLevel)
 			slog.SetDefault(log)
 			if err := applyEnv(cmd.Flags(), envFlags); err != nil {
 				return err
@@ -44,27 +52,42 @@ func serveCmd() *cobra.Command {
 			if !workers && !serveAPI {
 				return errors.New("--api=false and --workers=false leave nothing to run")
 			}
+			secret := os.Getenv("SPENDSENSE_JWT_SECRET")
+			generated := secret == ""
+			if generated {
+				secret = auth.NewSecret()
+			}
+			issuer, err := auth.NewIssuer([]byte(secret), auth.DefaultTTL)
+			if err != nil {
+				return fmt.Errorf("SPENDSENSE_JWT_SECRET: %w", err)
+			}
+			var sink delivery.Sink
+			if workers {
+				if sink, err = delivery.NewSink(os.Getenv("SPENDSENSE_DELIVERY_WEBHOOK_URL"), os.Getenv("SPENDSENSE_DELIVERY_SECRET"), log); err != nil {
+					return err
+				}
+			}
+			var ln net.Listener
+			if serveAPI {
+				if ln, err = net.Listen("tcp", addr); err != nil {
+					return err
+				}
+				defer ln.Close() // a no-op once served
+			}
 			if pprofAddr != "" {
 				if err := startPprof(pprofAddr, log); err != nil {
 					return err
 				}
 			}
-			s, err := openStore(cmd)
+			if generated {
+				log.Warn("SPENDSENSE_JWT_SECRET is not set: using a random secret for this process; tokens will not survive a restart or work across processes")
+			}
+			s, err := openMigrated(cmd)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
 			out := cmd.OutOrStdout()
-
-			secret := os.Getenv("SPENDSENSE_JWT_SECRET")
-			if secret == "" {
-				secret = auth.NewSecret()
-				log.Warn("SPENDSENSE_JWT_SECRET is not set: using a random secret for this process; tokens will not survive a restart or work across processes")
-			}
-			issuer, err := auth.NewIssuer([]byte(secret), auth.DefaultTTL)
-			if err != nil {
-				return err
-			}
 			if demo {
 				if err := setupDemo(ctx, s, out); err != nil {
 					return err
@@ -73,12 +96,6 @@ func serveCmd() *cobra.Command {
 			// Delivery: every process installs the enqueuer (approvals insert
 			// their job in the approving transaction); only --workers runs jobs.
 			reg := prometheus.NewRegistry()
-			var sink delivery.Sink
-			if workers {
-				if sink, err = delivery.NewSink(os.Getenv("SPENDSENSE_DELIVERY_WEBHOOK_URL"), os.Getenv("SPENDSENSE_DELIVERY_SECRET"), log); err != nil {
-					return err
-				}
-			}
 			dsvc, err := delivery.New(delivery.Config{Store: s, Sink: sink, Logger: log, Registry: reg, InsertOnly: !workers})
 			if err != nil {
 				return err
@@ -104,10 +121,6 @@ func serveCmd() *cobra.Command {
 				MaxInflightWrites: maxWrites, MaxInflightBulk: maxBulk, MaxInflightReads: maxReads,
 				AlertThresholds: alertTh,
 			})
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return err
-			}
 			srv := &http.Server{
 				Handler:           api.Handler(),
 				ReadHeaderTimeout: 10 * time.Second,

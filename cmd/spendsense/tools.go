@@ -58,7 +58,7 @@ func seedCmd() *cobra.Command {
 		Short: "Fill an empty database with deterministic synthetic data",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openStore(cmd)
+			s, err := openMigrated(cmd)
 			if err != nil {
 				return err
 			}
@@ -129,7 +129,7 @@ func operatorsCmd() *cobra.Command {
 		Short: "Create an operator (password read from stdin)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openStore(cmd)
+			s, err := openCurrent(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -155,7 +155,7 @@ func operatorsCmd() *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List operators", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openStore(cmd)
+			s, err := openCurrent(cmd, true)
 			if err != nil {
 				return err
 			}
@@ -181,7 +181,7 @@ func operatorsCmd() *cobra.Command {
 	disable := &cobra.Command{
 		Use: "disable", Short: "Disable an operator: no login, and existing tokens stop working", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openStore(cmd)
+			s, err := openCurrent(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -199,7 +199,7 @@ func operatorsCmd() *cobra.Command {
 	passwd := &cobra.Command{
 		Use: "passwd", Short: "Set an operator's password (read from stdin)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openStore(cmd)
+			s, err := openCurrent(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -238,7 +238,7 @@ func tokenCmd() *cobra.Command {
 			if secret == "" {
 				return errors.New("SPENDSENSE_JWT_SECRET must be set: a token is only useful to a server with the same secret")
 			}
-			s, err := openStore(cmd)
+			s, err := openCurrent(cmd, true)
 			if err != nil {
 				return err
 			}
@@ -271,10 +271,10 @@ func tokenCmd() *cobra.Command {
 func checkCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "check",
-		Short: "Verify the database's invariants; exit status 0 when they hold",
+		Short: "Verify the database's invariants; exit status 0 when they hold. Only reads: never migrates",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openStore(cmd)
+			s, err := openCurrent(cmd, true)
 			if err != nil {
 				return err
 			}
@@ -298,9 +298,10 @@ func checkCmd() *cobra.Command {
 
 func openapiCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "openapi",
-		Short: "Print the OpenAPI 3.1 document",
-		Args:  cobra.NoArgs,
+		Use:         "openapi",
+		Short:       "Print the OpenAPI 3.1 document",
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{skipConfig: "yes"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			api := httpapi.New(httpapi.Config{})
 			b, err := json.MarshalIndent(api.OpenAPI(), "", "  ")

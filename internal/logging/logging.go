@@ -4,6 +4,7 @@ package logging
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -22,21 +23,31 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// New returns a JSON logger at the named level (debug, info, warn, error;
-// default info) whose lines include request_id when logged with a context.
-func New(w io.Writer, level string) *slog.Logger {
-	var lv slog.Level
-	switch strings.ToLower(level) {
+// Levels names the log levels ParseLevel accepts.
+const Levels = "debug, info, warn, error"
+
+// ParseLevel reads a log level name (debug, info, warn or warning, error;
+// any case; empty means info). Anything else is an error rather than a
+// silent info: a mistyped level would otherwise hide the debug lines the
+// operator asked for.
+func ParseLevel(name string) (slog.Level, error) {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "", "info":
+		return slog.LevelInfo, nil
 	case "debug":
-		lv = slog.LevelDebug
+		return slog.LevelDebug, nil
 	case "warn", "warning":
-		lv = slog.LevelWarn
+		return slog.LevelWarn, nil
 	case "error":
-		lv = slog.LevelError
-	default:
-		lv = slog.LevelInfo
+		return slog.LevelError, nil
 	}
-	return slog.New(requestIDHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv})})
+	return 0, fmt.Errorf("log level %q is not one of %s", name, Levels)
+}
+
+// New returns a JSON logger at level whose lines include request_id when
+// logged with a context.
+func New(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(requestIDHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})})
 }
 
 type requestIDHandler struct{ slog.Handler }

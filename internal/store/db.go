@@ -12,14 +12,13 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
 // Engine names a database engine.
@@ -54,21 +53,32 @@ type Options struct {
 	// MaxConns caps the PostgreSQL pool (default 4 × GOMAXPROCS, at least 8)
 	// and the SQLite read pool.
 	MaxConns int
+	// ReadOnly opens the database for reading only, and only if it exists:
+	// SQLite without its writer (Write is the read-only pool), PostgreSQL
+	// with every transaction read-only (default_transaction_read_only), so
+	// that a command promising to only read (check) cannot write even by
+	// mistake.
+	ReadOnly bool
+	// MustExist refuses to create a missing SQLite file (ReadOnly implies it).
+	MustExist bool
 }
 
-// Open connects to databaseURL: empty for ./spendsense.db, a path or
-// file: URL or sqlite:// URL for another SQLite file, postgres:// or
-// postgresql:// for PostgreSQL. It does not migrate.
+// Open connects to databaseURL (see ParseURL: empty for ./spendsense.db, a
+// path or sqlite:/file: URL for another SQLite file, postgres:// or
+// postgresql:// for PostgreSQL). It does not migrate.
 func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = max(8, 4*runtime.GOMAXPROCS(0))
 	}
+	target, err := ParseURL(databaseURL)
+	if err != nil {
+		return nil, err
+	}
 	var s *Store
-	var err error
-	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
-		s, err = openPostgres(databaseURL, opts)
+	if target.Engine == Postgres {
+		s, err = openPostgres(target.URL, opts)
 	} else {
-		s, err = openSQLite(sqlitePath(databaseURL), opts)
+		s, err = openSQLite(target.Path, opts)
 	}
 	if err != nil {
 		return nil, err
@@ -78,23 +88,6 @@ func Open(ctx context.Context, databaseURL string, opts Options) (*Store, error)
 		return nil, fmt.Errorf("connect to %s: %w", s.Engine, err)
 	}
 	return s, nil
-}
-
-func sqlitePath(databaseURL string) string {
-	switch {
-	case databaseURL == "":
-		return DefaultSQLitePath
-	case strings.HasPrefix(databaseURL, "sqlite://"):
-		return strings.TrimPrefix(databaseURL, "sqlite://")
-	case strings.HasPrefix(databaseURL, "sqlite:"):
-		return strings.TrimPrefix(databaseURL, "sqlite:")
-	case strings.HasPrefix(databaseURL, "file:"):
-		if u, err := url.Parse(databaseURL); err == nil && u.Opaque != "" {
-			return u.Opaque
-		}
-		return strings.TrimPrefix(databaseURL, "file:")
-	}
-	return databaseURL
 }
 
 func sqliteDSN(path string, readOnly bool) string {
@@ -126,10 +119,15 @@ func sqliteDSN(path string, readOnly bool) string {
 }
 
 func openSQLite(path string, opts Options) (*Store, error) {
-	if dir := filepath.Dir(path); dir != "." {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
+	if opts.ReadOnly || opts.MustExist {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("no SQLite database at %s (create it with `spendsense migrate`)", path)
 		}
+	}
+	if opts.ReadOnly {
+		r := sql.OpenDB(newStmtCacheConnector(sqliteDSN(path, true)))
+		r.SetMaxOpenConns(opts.MaxConns)
+		return &Store{Engine: SQLite, Write: r, Read: r, d: sqliteDialect{}, now: time.Now}, nil
 	}
 	// Both pools keep compiled statements per connection (stmtcache.go).
 	w := sql.OpenDB(newStmtCacheConnector(sqliteDSN(path, false)))
@@ -147,10 +145,14 @@ func openSQLite(path string, opts Options) (*Store, error) {
 }
 
 func openPostgres(databaseURL string, opts Options) (*Store, error) {
-	db, err := sql.Open("pgx", databaseURL)
+	cfg, err := pgx.ParseConfig(databaseURL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
+	if opts.ReadOnly {
+		cfg.RuntimeParams["default_transaction_read_only"] = "on"
+	}
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(opts.MaxConns)
 	db.SetMaxIdleConns(opts.MaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)

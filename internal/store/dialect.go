@@ -38,6 +38,9 @@ type dialect interface {
 	// epoch is an SQL expression for a timestamp column in whole Unix
 	// seconds (an integer).
 	epoch(col string) string
+	// tableExists is a query counting the tables named ? (0 or 1) in the
+	// schema the store uses.
+	tableExists() string
 }
 
 // sqliteTimeLayout stores timestamps as fixed-width UTC text, so that text
@@ -58,7 +61,10 @@ func (sqliteDialect) forUpdate() string { return "" }
 // the planner. Without table statistics (nothing runs ANALYZE) it judged
 // "status = 'pending'" more selective than a list of primary keys.
 func (sqliteDialect) unindexed(col string) string { return "+" + col }
-func (sqliteDialect) skipLocked() string          { return "" }
+func (sqliteDialect) tableExists() string {
+	return `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`
+}
+func (sqliteDialect) skipLocked() string { return "" }
 func (sqliteDialect) jsonField(col, key string) string {
 	return "json_extract(" + col + ", '$." + key + "')"
 }
@@ -99,7 +105,10 @@ func (postgresDialect) timeArg(t time.Time) any          { return t.UTC() }
 func (postgresDialect) forUpdate() string                { return " FOR UPDATE" }
 func (postgresDialect) unindexed(col string) string      { return col } // its statistics pick the key
 func (postgresDialect) jsonField(col, key string) string { return col + "->>'" + key + "'" }
-func (postgresDialect) skipLocked() string               { return " FOR UPDATE SKIP LOCKED" }
+func (postgresDialect) tableExists() string {
+	return `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1`
+}
+func (postgresDialect) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
 func (postgresDialect) bucket15(col string) string {
 	return "date_bin('15 minutes', " + col + ", TIMESTAMPTZ '2000-01-01 00:00:00+00')"
 }

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"path"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -145,4 +148,92 @@ func (s *Store) migrateRiver(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return len(res.Versions), nil
+}
+
+// PendingMigrations lists the migrations (ours and River's) not yet applied,
+// reading only: goose's and River's own checks create their bookkeeping
+// tables first, which a read-only command (check) must not do. Empty means
+// the schema is current.
+func (s *Store) PendingMigrations(ctx context.Context) ([]string, error) {
+	dir := "migrations/sqlite"
+	if s.Engine == Postgres {
+		dir = "migrations/postgres"
+	}
+	files, err := fs.Glob(migrations, dir+"/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	applied := map[int64]bool{}
+	exists, err := s.tableExists(ctx, "goose_db_version")
+	if err != nil {
+		return nil, err
+	}
+	if exists {
+		rows, err := s.Read.QueryContext(ctx, s.q(`SELECT version_id FROM goose_db_version WHERE is_applied = ?`), true)
+		if err != nil {
+			return nil, fmt.Errorf("read applied migrations: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v int64
+			if err := rows.Scan(&v); err != nil {
+				return nil, fmt.Errorf("read applied migrations: %w", err)
+			}
+			applied[v] = true
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read applied migrations: %w", err)
+		}
+	}
+	var pending []string
+	for _, f := range files {
+		name := path.Base(f)
+		v, err := strconv.ParseInt(strings.SplitN(name, "_", 2)[0], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("migration file %s: %w", name, err)
+		}
+		if !applied[v] {
+			pending = append(pending, strings.TrimSuffix(name, ".sql"))
+		}
+	}
+	// River's versions, read the same way (river_migration, line "main").
+	m, err := rivermigrate.New(s.RiverDriver(), &rivermigrate.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, err
+	}
+	riverApplied := map[int]bool{}
+	if exists, err = s.tableExists(ctx, "river_migration"); err != nil {
+		return nil, err
+	}
+	if exists {
+		rows, err := s.Read.QueryContext(ctx, `SELECT version FROM river_migration WHERE line = 'main'`)
+		if err != nil {
+			return nil, fmt.Errorf("read applied river migrations: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				return nil, fmt.Errorf("read applied river migrations: %w", err)
+			}
+			riverApplied[v] = true
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read applied river migrations: %w", err)
+		}
+	}
+	for _, mig := range m.AllVersions() {
+		if !riverApplied[mig.Version] {
+			pending = append(pending, fmt.Sprintf("river_%03d_%s", mig.Version, mig.Name))
+		}
+	}
+	return pending, nil
+}
+
+func (s *Store) tableExists(ctx context.Context, name string) (bool, error) {
+	var n int
+	if err := s.Read.QueryRowContext(ctx, s.d.tableExists(), name).Scan(&n); err != nil {
+		return false, fmt.Errorf("look for table %s: %w", name, err)
+	}
+	return n > 0, nil
 }

@@ -107,6 +107,32 @@ func URL(t testing.TB, e store.Engine) string {
 	return ""
 }
 
+// EmptyURL is URL for a database that exists (on PostgreSQL; on SQLite a
+// file that does not exist yet) but has never been migrated: no tables at
+// all, for tests of commands that must not migrate.
+func EmptyURL(t testing.TB, e store.Engine) string {
+	t.Helper()
+	if e != store.Postgres {
+		return URL(t, e)
+	}
+	pg.once.Do(func() { pg.err = pgSetup() })
+	if pg.err != nil {
+		t.Fatalf("testdb: PostgreSQL: %v", pg.err)
+	}
+	name := "test_empty_" + randomHex(8)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := pg.admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("testdb: create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = pg.admin.ExecContext(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name))
+	})
+	return dbURL(name)
+}
+
 // Main runs the tests, then stops the PostgreSQL server this process
 // started (if any) and exits with the tests' code. Call it from TestMain.
 func Main(m *testing.M) {
