@@ -111,7 +111,7 @@ func setup(ctx context.Context, cfg *Config, logf func(string, ...any)) (*env, e
 	case cfg.Engine == "sqlite":
 		e.url = filepath.Join(dir, "bench.db")
 	default:
-		logf("starting a throwaway PostgreSQL 15 (%s)", pgserver.Bin)
+		logf("starting a throwaway PostgreSQL (%s)", pgserver.Bin())
 		// Commits as durable as SQLite's WAL with synchronous=NORMAL (a crash
 		// may lose the last transactions, never consistency), and memory for
 		// a dataset of this size; see pgSettings.

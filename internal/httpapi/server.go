@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/spendsense/operator-api/internal/apidocs"
 	"github.com/spendsense/operator-api/internal/auth"
 	"github.com/spendsense/operator-api/internal/review"
 	"github.com/spendsense/operator-api/internal/store"
@@ -82,6 +83,11 @@ func New(cfg Config) *API {
 		"(approve, reject, edit, flag) before a customer sees it. Every decision is explainable and audited.\n\n" +
 		"Authenticate with `POST /api/auth/login`, then send `Authorization: Bearer <token>`. " +
 		"Each operation lists the roles that may call it (`x-roles`)."
+	// /docs is served from files embedded in the binary (apidocs), not
+	// huma's page, which loads its script from unpkg.com: blank offline.
+	hc.DocsPath = ""
+	// Relative: the server that served this document, wherever it runs.
+	hc.Servers = []*huma.Server{{URL: "/", Description: "the server that serves this document"}}
 	hc.CreateHooks = nil // no $schema links injected into bodies: the contract's shapes are exact
 	// encoding/json, with a fast path for recommendations (fastjson.go)
 	hc.Formats = jsonFormats()
@@ -103,6 +109,7 @@ func New(cfg Config) *API {
 	a.registerDeliveries(api)
 	a.registerIngest(api)
 	a.registerInsights(api)
+	apidocs.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 
 	var h http.Handler = problemFallback(mux)
@@ -145,6 +152,10 @@ func register[I, O any](api huma.API, op huma.Operation, h func(context.Context,
 		op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
 	} else if len(op.Path) > 4 && op.Path[:5] == "/api/" && op.OperationID != "auth-login" {
 		panic("httpapi: operation " + op.OperationID + " is missing from the access table")
+	} else {
+		// Public: an empty requirement says "no token", where leaving it out
+		// would leave clients to guess.
+		op.Security = []map[string][]string{}
 	}
 	if strings.HasPrefix(op.Path, "/api/") {
 		op.Errors = append(op.Errors, http.StatusServiceUnavailable) // overload.go

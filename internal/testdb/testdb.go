@@ -3,8 +3,9 @@
 //
 // SQLite databases are files in t.TempDir(). PostgreSQL databases live on
 // the server named by SPENDSENSE_TEST_POSTGRES_URL or, when that is unset,
-// on a throwaway PostgreSQL 15 that this package starts once per test
-// process from /usr/lib/postgresql/15/bin. A package whose tests use
+// on a throwaway PostgreSQL that this package starts once per test
+// process from the server binaries pgserver.Bin finds ($SPENDSENSE_PG_BIN,
+// PATH, pg_config --bindir, then /usr/lib/postgresql/*/bin). A package whose tests use
 // PostgreSQL must stop that server at the end of the process:
 //
 //	func TestMain(m *testing.M) { testdb.Main(m) }
@@ -33,8 +34,6 @@ import (
 )
 
 const (
-	// pgBin holds the server binaries (Debian's postgresql-15 package).
-	pgBin = pgserver.Bin
 	// envURL names an existing server to use instead of starting one.
 	envURL = "SPENDSENSE_TEST_POSTGRES_URL"
 	// envRequire=1 turns a missing PostgreSQL into a failure.
@@ -50,8 +49,8 @@ func Engines() []store.Engine {
 		return []store.Engine{store.SQLite, store.Postgres}
 	}
 	skipOnce.Do(func() {
-		fmt.Fprintf(os.Stderr, "\n*** testdb: PostgreSQL half SKIPPED: no %s/initdb and %s unset; "+
-			"set %s=1 to make this a failure ***\n\n", pgBin, envURL, envRequire)
+		fmt.Fprintf(os.Stderr, "\n*** testdb: PostgreSQL half SKIPPED: no initdb and postgres in %s, and %s unset; "+
+			"set %s=1 to make this a failure ***\n\n", pgserver.Searched(), envURL, envRequire)
 	})
 	return []store.Engine{store.SQLite}
 }
@@ -184,7 +183,7 @@ func dbURL(name string) string {
 // pgSetup connects to (or starts) the server and builds the template.
 func pgSetup() error {
 	if !pgAvailable() {
-		return fmt.Errorf("%s=1 but there is no %s/initdb and %s is unset", envRequire, pgBin, envURL)
+		return fmt.Errorf("%s=1 but there are no initdb and postgres in %s and %s is unset", envRequire, pgserver.Searched(), envURL)
 	}
 	raw := os.Getenv(envURL)
 	if raw == "" {

@@ -1,6 +1,7 @@
-// Package pgserver starts throwaway PostgreSQL 15 servers from the Debian
-// server binaries: the tests' second engine (internal/testdb) and the load
-// benchmark's (spendsense bench) are started the same way. It does not
+// Package pgserver starts throwaway PostgreSQL servers (15 or newer) from
+// the server binaries found on this machine (see Bin): the tests' second
+// engine (internal/testdb) and the load benchmark's are started the same
+// way. It does not
 // import package testing, so commands may use it.
 package pgserver
 
@@ -15,6 +16,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,18 +25,66 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to see the server answer
 )
 
-// Bin holds the server binaries (Debian's postgresql-15 package).
-const Bin = "/usr/lib/postgresql/15/bin"
+// DebianBin is where Debian's and Ubuntu's postgresql-15 package puts the
+// server binaries (not on PATH there).
+const DebianBin = "/usr/lib/postgresql/15/bin"
 
-// Available reports whether the server binaries are installed.
-func Available() bool {
+// EnvBin names a folder holding initdb and postgres, ahead of every other
+// place Bin looks.
+const EnvBin = "SPENDSENSE_PG_BIN"
+
+// Bin finds the folder holding the server binaries (initdb and postgres):
+// $SPENDSENSE_PG_BIN, then PATH (Homebrew, Fedora, Arch, Nix, a
+// PostgreSQL.app), then `pg_config --bindir`, then Debian's folders, the
+// newest version first. "" means none was found; Searched says where it
+// looked.
+func Bin() string {
+	for _, dir := range candidates() {
+		if hasServer(dir) {
+			return dir
+		}
+	}
+	return ""
+}
+
+// Searched describes, for messages, where Bin looks.
+func Searched() string {
+	return "$" + EnvBin + ", PATH, `pg_config --bindir`, /usr/lib/postgresql/*/bin"
+}
+
+func candidates() []string {
+	var dirs []string
+	if d := os.Getenv(EnvBin); d != "" {
+		dirs = append(dirs, d)
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		dirs = append(dirs, filepath.Dir(p))
+	}
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		dirs = append(dirs, strings.TrimSpace(string(out)))
+	}
+	debian, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	// Newest first: "9.6" sorts after "17" as text, so by number.
+	sort.Slice(debian, func(i, j int) bool { return pgMajor(debian[i]) > pgMajor(debian[j]) })
+	return append(append(dirs, debian...), DebianBin)
+}
+
+func pgMajor(binDir string) float64 {
+	v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(binDir)), 64)
+	return v
+}
+
+func hasServer(dir string) bool {
 	for _, b := range []string{"initdb", "postgres"} {
-		if _, err := os.Stat(filepath.Join(Bin, b)); err != nil {
+		if fi, err := os.Stat(filepath.Join(dir, b)); err != nil || fi.IsDir() {
 			return false
 		}
 	}
 	return true
 }
+
+// Available reports whether the server binaries are installed.
+func Available() bool { return Bin() != "" }
 
 // Defaults are the settings every server starts with. Durability is
 // worthless on a throwaway server; speed is not. Settings given to Start
@@ -90,7 +140,11 @@ func Start(settings ...string) (*Server, error) {
 		}
 	}
 	data := filepath.Join(dir, "data")
-	initdb := exec.Command(filepath.Join(Bin, "initdb"), "-D", data, "-U", "postgres",
+	bin := Bin()
+	if bin == "" {
+		return nil, fmt.Errorf("no PostgreSQL server binaries (initdb, postgres) in %s", Searched())
+	}
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres",
 		"--auth=trust", "--locale=C", "--encoding=UTF8", "--no-sync")
 	initdb.Dir = dir
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
@@ -102,7 +156,7 @@ func Start(settings ...string) (*Server, error) {
 	// Another process can take the free port between our probe and the
 	// server's bind (parallel test binaries all do this), so try again.
 	for attempt := 1; ; attempt++ {
-		if err = s.start(data, cred, conf); err == nil {
+		if err = s.start(bin, data, cred, conf); err == nil {
 			break
 		}
 		if attempt == 3 {
@@ -115,7 +169,7 @@ func Start(settings ...string) (*Server, error) {
 }
 
 // start launches postgres on a free port and waits until it answers.
-func (s *Server) start(data string, cred *syscall.Credential, conf []string) error {
+func (s *Server) start(bin, data string, cred *syscall.Credential, conf []string) error {
 	port, err := freePort()
 	if err != nil {
 		return err
@@ -132,7 +186,7 @@ func (s *Server) start(data string, cred *syscall.Credential, conf []string) err
 	for _, c := range conf {
 		args = append(args, "-c", c)
 	}
-	cmd := exec.Command(filepath.Join(Bin, "postgres"), args...)
+	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
 	cmd.Dir = s.Dir
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// If this process dies without calling Stop (a panic, a test -timeout,
