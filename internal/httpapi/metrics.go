@@ -10,6 +10,13 @@ import (
 	"github.com/spendsense/operator-api/internal/store"
 )
 
+// countedActions and actionOutcomes are the label values of
+// spendsense_actions_total (API.count).
+var (
+	countedActions = []string{"approve", "reject", "modify", "flag", "resolve_flag", "bulk_approve"}
+	actionOutcomes = []string{"ok", "rejected", "conflict", "error"}
+)
+
 type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -28,6 +35,12 @@ func newMetrics(reg *prometheus.Registry, s *store.Store) *metrics {
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "spendsense_actions_total", Help: "Review actions by kind and outcome (ok, conflict, error).",
 		}, []string{"action", "outcome"}),
+	}
+	// The fixed label sets at zero from the start (see overload.go).
+	for _, action := range countedActions {
+		for _, outcome := range actionOutcomes {
+			m.actions.WithLabelValues(action, outcome)
+		}
 	}
 	reg.MustRegister(m.requests, m.latency, m.actions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -88,7 +88,8 @@ func (a *API) observe(next http.Handler) http.Handler {
 				level = slog.LevelError
 			}
 			a.log.Log(ctx, level, "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.String("route", route), slog.Int("status", rec.status), slog.Duration("duration", elapsed))
+				slog.String("route", route), slog.Int("status", rec.status),
+				slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000))
 		}()
 		next.ServeHTTP(rec, r)
 	})

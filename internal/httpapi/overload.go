@@ -65,6 +65,12 @@ func newAdmission(maxWrites, maxBulk, maxReads int, reg prometheus.Registerer) *
 			Help: "/api/ requests being served now, by kind (write, bulk or read).",
 		}, []string{"kind"}),
 	}
+	// Every kind from the start, at zero: a series that appears only after
+	// the first shed request cannot be alerted on or graphed before it.
+	for _, kind := range []string{"write", "bulk", "read"} {
+		a.shed.WithLabelValues(kind)
+		a.inflight.WithLabelValues(kind)
+	}
 	reg.MustRegister(a.shed, a.inflight)
 	return a
 }

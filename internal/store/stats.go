@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -91,7 +92,9 @@ func (s *Store) scanStats(ctx context.Context, q string, args []any) (Stats, err
 		return Stats{}, fmt.Errorf("stats: %w", err)
 	}
 	if n := st.ApprovedToday + st.RejectedToday; n > 0 {
-		st.AvgReviewTimeSeconds = (approvedSecs + rejectedSecs) / float64(n)
+		// To a tenth of a second: the sums come from float seconds, and
+		// 61339.391999959946 is noise a person should not have to read.
+		st.AvgReviewTimeSeconds = math.Round(10*(approvedSecs+rejectedSecs)/float64(n)) / 10
 	}
 	return st, nil
 }
