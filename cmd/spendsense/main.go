@@ -35,7 +35,7 @@ func main() {
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().String("database-url", os.Getenv("DATABASE_URL"),
 		"database: empty for ./spendsense.db (SQLite), a SQLite file path in an existing folder, or postgres://… (env DATABASE_URL)")
-	root.AddCommand(serveCmd(), migrateCmd(), seedCmd(), operatorsCmd(), tokenCmd(), checkCmd(), openapiCmd(), benchCmd(), auditCmd(), versionCmd())
+	root.AddCommand(serveCmd(), migrateCmd(), seedCmd(), operatorsCmd(), tokenCmd(), checkCmd(), openapiCmd(), auditCmd(), versionCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "spendsense:", err)
 		os.Exit(1)

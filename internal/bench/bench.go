@@ -35,7 +35,7 @@ type Config struct {
 	// DatabaseURL, when set, is the database to use instead of a fresh one:
 	// a SQLite file path, or a PostgreSQL URL. An empty database is seeded;
 	// one that already holds recommendations is used as it is (a re-run).
-	// Empty: a temp SQLite file, or a throwaway PostgreSQL 15 server.
+	// Empty: a temp SQLite file, or a throwaway PostgreSQL server.
 	DatabaseURL string
 	// Size is the number of recommendations to seed; Users defaults to Size/10.
 	Size, Users int
@@ -58,8 +58,9 @@ type Config struct {
 	// Servers is the number of server processes (default 1 on SQLite, 2 on
 	// PostgreSQL); the load is spread across them.
 	Servers int
-	// Binary is the spendsense executable to run as `serve` (default: this
-	// process's own executable).
+	// Binary is the spendsense executable to run as `serve` (required: the
+	// benchmark is its own command, so the server binary carries no load
+	// generator).
 	Binary string
 	// ServerLogLevel is the servers' SPENDSENSE_LOG_LEVEL (default info).
 	ServerLogLevel string
@@ -125,11 +126,7 @@ func (c *Config) normalize() error {
 		c.ServerLogLevel = "info"
 	}
 	if c.Binary == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("find own executable: %w", err)
-		}
-		c.Binary = exe
+		return errors.New("no spendsense binary to run as the server")
 	}
 	if c.Log == nil {
 		c.Log = io.Discard

@@ -198,6 +198,16 @@ func (r Result) offered() string {
 }
 
 func (r Result) row() string {
+	if r.Requests == 0 {
+		// Nothing was measured: say why instead of a row of zeros that
+		// reads like a result.
+		why := "skipped: no request was sent"
+		if r.RanOut && r.Items > 0 {
+			why = fmt.Sprintf("skipped: one request takes %s pending ids and this run's share was %s (use a larger --size)",
+				num(float64(r.Items)), num(float64(r.IDsBudgeted)))
+		}
+		return fmt.Sprintf("| %s | %s | – | – | – | – | – | – | – | – | %s |", r.Scenario, r.offered(), why)
+	}
 	return fmt.Sprintf("| %s | %s | %s/s | %s/s | %s | %s | %s | %s | %s | %s | %s |",
 		r.Scenario, r.offered(), num(r.Sent), num(r.OK), ms(r.P50), ms(r.P95), ms(r.P99), ms(r.Max),
 		r.errors(), mib(r.PeakRSS), r.notes())

@@ -20,11 +20,8 @@ package seed
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"time"
-
-	"github.com/schollz/progressbar/v3"
 
 	"github.com/spendsense/operator-api/internal/review"
 	"github.com/spendsense/operator-api/internal/store"
@@ -109,20 +106,10 @@ func Generate(ctx context.Context, s *store.Store, opts Options) (Summary, error
 
 	g := newGenerator(opts, s.Engine == store.Postgres)
 
-	var bar *progressbar.ProgressBar
+	var bar *progressLine
 	if opts.Progress != nil {
-		bar = progressbar.NewOptions64(int64(opts.Users+opts.Recommendations),
-			progressbar.OptionSetWriter(opts.Progress),
-			progressbar.OptionSetDescription("seeding users"),
-			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("items"),
-			progressbar.OptionSetWidth(30),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionFullWidth(),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(opts.Progress) }),
-		)
+		bar = newProgressLine(opts.Progress)
+		bar.start("users", int64(opts.Users))
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -137,10 +124,15 @@ func Generate(ctx context.Context, s *store.Store, opts Options) (Summary, error
 
 	progress := func(c *chunk) { // called once the writer is done with c
 		if bar != nil {
-			if c.recs > 0 {
-				bar.Describe("seeding recommendations")
+			if c.users > 0 {
+				bar.add(c.users)
 			}
-			_ = bar.Add(c.users + c.recs)
+			if c.recs > 0 {
+				if bar.phase != "recommendations" {
+					bar.start("recommendations", int64(opts.Recommendations))
+				}
+				bar.add(c.recs)
+			}
 		}
 		g.recycle(c)
 	}
@@ -158,7 +150,7 @@ func Generate(ctx context.Context, s *store.Store, opts Options) (Summary, error
 		return Summary{}, err
 	}
 	if bar != nil {
-		_ = bar.Finish()
+		bar.finish()
 	}
 	sum := g.sum
 	sum.Now = opts.Now
