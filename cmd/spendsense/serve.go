@@ -26,6 +26,7 @@ func serveCmd() *cobra.Command {
 	var maxWrites, maxBulk, maxReads int
 	var demo, workers, serveAPI bool
 	var alertTh store.AlertThresholds
+	var rs realtimeSettings
 	var envFlags []envFlag
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -47,6 +48,9 @@ func serveCmd() *cobra.Command {
 				return err
 			}
 			if err := checkAlertThresholds(alertTh); err != nil {
+				return err
+			}
+			if err := rs.check(); err != nil {
 				return err
 			}
 			if !workers && !serveAPI {
@@ -119,7 +123,8 @@ func serveCmd() *cobra.Command {
 				Store: s, Issuer: issuer, Logger: log, Registry: reg,
 				CORSOrigins:       splitList(envOr("SPENDSENSE_CORS_ORIGINS", "http://localhost:3000")),
 				MaxInflightWrites: maxWrites, MaxInflightBulk: maxBulk, MaxInflightReads: maxReads,
-				AlertThresholds: alertTh,
+				AlertThresholds:      alertTh,
+				RealtimeAnonymousOff: rs.anonymous == "off", MaxStreams: rs.maxStreams, StreamRetention: rs.retention,
 			})
 			srv := &http.Server{
 				Handler:           api.Handler(),
@@ -128,6 +133,9 @@ func serveCmd() *cobra.Command {
 				IdleTimeout:       120 * time.Second,
 				ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 			}
+			// Live streams last as long as their clients: end them when
+			// shutdown begins, or they would hold it open to its deadline.
+			srv.RegisterOnShutdown(api.CloseStreams)
 			log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("engine", string(s.Engine)),
 				slog.String("docs", "http://"+ln.Addr().String()+"/docs"))
 			errc := make(chan error, 1)
@@ -165,6 +173,7 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve runtime profiles (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060; off by default")
 	cmd.Flags().BoolVar(&demo, "demo", false, "on an empty database: seed demo data and create one demo operator per role, printing their credentials once")
 	envFlags = append(envFlags, alertFlags(cmd, &alertTh)...)
+	envFlags = append(envFlags, realtimeFlags(cmd, &rs)...)
 	return cmd
 }
 

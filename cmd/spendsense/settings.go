@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -64,6 +65,40 @@ func checkAlertThresholds(th store.AlertThresholds) error {
 		return fmt.Errorf("--alert-rejection-rate must be a percentage above 0 and at most 100")
 	case th.FastApprovalsPerMinute <= 0:
 		return fmt.Errorf("--alert-fast-approvals must be positive")
+	}
+	return nil
+}
+
+// realtimeSettings are the live stream's serve settings.
+type realtimeSettings struct {
+	anonymous  string
+	maxStreams int
+	retention  time.Duration
+}
+
+// realtimeFlags adds the live stream's settings to serve.
+func realtimeFlags(cmd *cobra.Command, rs *realtimeSettings) []envFlag {
+	f := cmd.Flags()
+	f.StringVar(&rs.anonymous, "realtime-anonymous", "on", "on: clients without a token or ticket get redacted live events (type and timestamp); off: 401 (env SPENDSENSE_REALTIME_ANONYMOUS)")
+	f.IntVar(&rs.maxStreams, "realtime-max-streams", 2000, "live streams served at once; more are answered 503 with Retry-After (-1: no limit) (env SPENDSENSE_REALTIME_MAX_STREAMS)")
+	f.DurationVar(&rs.retention, "realtime-retention", 2*time.Hour, "how long live events are kept for clients resuming with Last-Event-ID (at least 1h) (env SPENDSENSE_REALTIME_RETENTION)")
+	return []envFlag{
+		{"realtime-anonymous", "SPENDSENSE_REALTIME_ANONYMOUS"},
+		{"realtime-max-streams", "SPENDSENSE_REALTIME_MAX_STREAMS"},
+		{"realtime-retention", "SPENDSENSE_REALTIME_RETENTION"},
+	}
+}
+
+// check refuses settings that are not what they seem.
+func (rs realtimeSettings) check() error {
+	if rs.anonymous != "on" && rs.anonymous != "off" {
+		return fmt.Errorf("SPENDSENSE_REALTIME_ANONYMOUS / --realtime-anonymous must be on or off, not %q", rs.anonymous)
+	}
+	if rs.maxStreams == 0 || rs.maxStreams < -1 {
+		return fmt.Errorf("--realtime-max-streams must be positive, or -1 for no limit")
+	}
+	if rs.retention < time.Hour {
+		return fmt.Errorf("--realtime-retention must be at least 1h (clients may resume up to an hour back)")
 	}
 	return nil
 }

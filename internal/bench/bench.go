@@ -188,7 +188,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var runs []*run
 	for _, sc := range selectScenarios(cfg.Scenarios) {
 		switch {
-		case cfg.Rate == 0:
+		case cfg.Rate == 0 || sc.maxRate:
 			runs = append(runs, &run{sc: sc, rate: 0})
 		case cfg.Rate > 0:
 			runs = append(runs, &run{sc: sc, rate: cfg.Rate})
@@ -200,7 +200,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		// Reads first: the writes change what they read.
 		for _, write := range []bool{false, true} {
 			for _, sc := range selectScenarios(cfg.Scenarios) {
-				if sc.write == write && !sc.mixed {
+				if sc.write == write && !sc.mixed && !sc.maxRate {
 					runs = append(runs, &run{sc: sc, rate: 0})
 				}
 			}

@@ -31,6 +31,13 @@ type Result struct {
 	// BusyBefore is the machine's CPU busy fraction in the second before
 	// the run (with --quiet), other processes' work.
 	BusyBefore float64
+	// Live streams held open during the run (streams-1000): how many, the
+	// events they received, commit-to-client latency, streams dropped
+	// before the end, and the first server's memory per stream.
+	Streams                         int
+	StreamEvents, StreamsDropped    int64
+	StreamP50, StreamP99, StreamMax time.Duration
+	StreamMemPerStream              int64
 }
 
 // Stats are the latency and throughput of a set of requests.
@@ -118,6 +125,14 @@ func (e *env) runScenario(ctx context.Context, r *run) (Result, error) {
 		}
 	}
 
+	var probe *streamProbe
+	if sc.streams > 0 {
+		var err error
+		if probe, err = e.openStreams(ctx, sc.streams); err != nil {
+			return res, err
+		}
+		defer probe.close()
+	}
 	e.resetPeakRSS()
 	all := newStats()
 	var reads, actions *Stats
@@ -166,6 +181,13 @@ func (e *env) runScenario(ctx context.Context, r *run) (Result, error) {
 		res.Reads, res.Actions = reads, actions
 	}
 	res.PeakRSS = e.peakRSS()
+	if probe != nil {
+		// The last events of the run are still on their way.
+		time.Sleep(2 * time.Second)
+		res.Streams, res.StreamEvents, res.StreamsDropped = probe.n, probe.events.Load(), probe.ended.Load()
+		res.StreamP50, res.StreamP99, res.StreamMax = probe.quantile(0.50), probe.quantile(0.99), probe.max()
+		res.StreamMemPerStream = probe.memPerStream
+	}
 	res.IDsTaken = min(r.taken.Load(), int64(r.budget))
 	if res.FirstError != "" {
 		fmt.Fprintf(e.cfg.Log, "bench: %s: first error: %s\n", sc.name, res.FirstError)
@@ -248,6 +270,11 @@ func (r Result) notes() string {
 	}
 	if r.RanOut {
 		notes = append(notes, fmt.Sprintf("used its %s pending ids after %.1f s", num(float64(r.IDsBudgeted)), r.Duration.Seconds()))
+	}
+	if r.Streams > 0 {
+		notes = append(notes, fmt.Sprintf("%s streams received %s events, commit→client p50 %s p99 %s max %s; %s KiB per stream; %d dropped",
+			num(float64(r.Streams)), num(float64(r.StreamEvents)), ms(r.StreamP50), ms(r.StreamP99), ms(r.StreamMax),
+			num(float64(r.StreamMemPerStream)/1024), r.StreamsDropped))
 	}
 	if r.Reads != nil && r.Actions != nil {
 		notes = append(notes, fmt.Sprintf("reads %s/s p99 %s; actions %s/s p99 %s",

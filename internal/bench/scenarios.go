@@ -28,6 +28,12 @@ type scenario struct {
 	mixed bool
 	// newIDs: writes that make their own ids instead of using pending ones.
 	newIDs bool
+	// maxRate runs the scenario at maximum rate whatever the offered rate
+	// (its figure is a throughput to compare with another run's).
+	maxRate bool
+	// streams is the number of live streams held open on the first server
+	// during the run (their latency is reported with the result).
+	streams int
 }
 
 // Offered rates are the targets where it names one (list 500/s,
@@ -42,6 +48,9 @@ var scenarios = []*scenario{
 	{name: "trace", rate: 1000, desc: "decision trace of one recommendation", gen: genTrace},
 	{name: "signals", rate: 1000, desc: "a user's signals (30d and 180d windows)", gen: genSignals},
 	{name: "stats", rate: 1000, desc: "dashboard stats (UTC, America/New_York, one operator)", gen: genStats},
+	{name: "alerts", rate: 100, desc: "alerts (every type evaluated)", gen: genAlerts},
+	{name: "analytics-30d", rate: 50, desc: "analytics over the last 30 days (UTC, America/New_York)", gen: genAnalytics(30)},
+	{name: "analytics-366d", rate: 10, desc: "analytics over the last 366 days (UTC, America/New_York)", gen: genAnalytics(366)},
 	{name: "audit", rate: 100, desc: "audit-log query with filters (operator, action, dates, recommendation), limit 100, with total", gen: genAudit},
 	{name: "approve", write: true, rate: 2500, desc: "approve one pending item (never the same id twice)", gen: genAction("approve")},
 	{name: "reject", write: true, rate: 2500, desc: "reject one pending item", gen: genAction("reject")},
@@ -50,6 +59,8 @@ var scenarios = []*scenario{
 	{name: "bulk-100", write: true, rate: 20, items: 100, desc: "bulk-approve 100 unique pending ids", gen: genBulk(100), maxWorkers: 4},
 	{name: "bulk-1000", write: true, rate: 2, items: 1000, desc: "bulk-approve 1,000 unique pending ids", gen: genBulk(1000), maxWorkers: 2},
 	{name: "ingest-1000", write: true, newIDs: true, rate: 2, items: 1000, desc: "ingest 1,000 new recommendations with traces", gen: genIngest, maxWorkers: 2},
+	{name: "approve-max", write: true, maxRate: true, desc: "approve one pending item at maximum rate, no live streams (the baseline of streams-1000)", gen: genAction("approve")},
+	{name: "streams-1000", write: true, maxRate: true, streams: 1000, desc: "approve-max with 1,000 live streams open on the first server, every approval reaching each", gen: genAction("approve")},
 	{name: "mixed", write: true, rate: 1000, mixed: true, desc: "operator workload: 70% reads (lists, get, trace, signals, stats), 30% actions (approve, reject, flag, modify)", gen: genMixed},
 }
 
@@ -175,6 +186,23 @@ func genStats(e *env, _ *run, n uint64, t *vegeta.Target) error {
 	}
 	e.getTarget(n, t, opBase+"/stats?"+q)
 	return nil
+}
+
+func genAlerts(e *env, _ *run, n uint64, t *vegeta.Target) error {
+	e.getTarget(n, t, opBase+"/alerts")
+	return nil
+}
+
+func genAnalytics(days int) func(e *env, r *run, n uint64, t *vegeta.Target) error {
+	return func(e *env, _ *run, n uint64, t *vegeta.Target) error {
+		tz := "UTC"
+		if n%2 == 1 {
+			tz = "America%2FNew_York"
+		}
+		start := e.day.AddDate(0, 0, 1-days).Format("2006-01-02")
+		e.getTarget(n, t, opBase+"/analytics?start_date="+start+"&end_date="+e.day.Format("2006-01-02")+"&tz="+tz)
+		return nil
+	}
 }
 
 func genAudit(e *env, _ *run, n uint64, t *vegeta.Target) error {

@@ -41,6 +41,8 @@ var access = map[string][]review.Role{
 	"get-alerts":           reviewers,
 	"get-analytics":        reviewers,
 
+	"create-realtime-ticket": reviewers,
+
 	"ingest-users":           ingesters,
 	"ingest-recommendations": ingesters,
 }

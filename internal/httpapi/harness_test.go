@@ -29,6 +29,7 @@ type env struct {
 	s      *store.Store
 	srv    *httptest.Server
 	issuer *auth.Issuer
+	api    *httpapi.API
 	// tokens by operator id; operators "op_<role>" exist for every role.
 	tokens map[string]string
 }
@@ -36,6 +37,12 @@ type env struct {
 var testSecret = []byte("test-secret-test-secret-test-secret-0123")
 
 func newEnv(t *testing.T, s *store.Store) *env {
+	t.Helper()
+	return newEnvWith(t, s, nil)
+}
+
+// newEnvWith is newEnv with the API's configuration adjusted by configure.
+func newEnvWith(t *testing.T, s *store.Store, configure func(*httpapi.Config)) *env {
 	t.Helper()
 	issuer, err := auth.NewIssuer(testSecret, time.Hour)
 	if err != nil {
@@ -47,10 +54,15 @@ func newEnv(t *testing.T, s *store.Store) *env {
 	if _, err := delivery.New(delivery.Config{Store: s, InsertOnly: true, Logger: quiet}); err != nil {
 		t.Fatal(err)
 	}
-	api := httpapi.New(httpapi.Config{Store: s, Issuer: issuer, CORSOrigins: []string{"http://localhost:3000"}, Logger: quiet})
+	cfg := httpapi.Config{Store: s, Issuer: issuer, CORSOrigins: []string{"http://localhost:3000"}, Logger: quiet}
+	if configure != nil {
+		configure(&cfg)
+	}
+	api := httpapi.New(cfg)
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
-	e := &env{t: t, s: s, srv: srv, issuer: issuer, tokens: map[string]string{}}
+	t.Cleanup(api.CloseStreams) // before srv.Close, which waits for open streams
+	e := &env{t: t, s: s, srv: srv, issuer: issuer, api: api, tokens: map[string]string{}}
 	for _, role := range review.Roles {
 		e.addOperator("op_"+role, review.Role(role))
 	}

@@ -21,6 +21,7 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	actions  *prometheus.CounterVec
+	streams  prometheus.Gauge
 }
 
 func newMetrics(reg *prometheus.Registry, s *store.Store) *metrics {
@@ -35,6 +36,9 @@ func newMetrics(reg *prometheus.Registry, s *store.Store) *metrics {
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "spendsense_actions_total", Help: "Review actions by kind and outcome (ok, conflict, error).",
 		}, []string{"action", "outcome"}),
+		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "spendsense_realtime_streams", Help: "Live streams (GET /api/realtime/stream) open on this process.",
+		}),
 	}
 	// The fixed label sets at zero from the start (see overload.go).
 	for _, action := range countedActions {
@@ -42,7 +46,7 @@ func newMetrics(reg *prometheus.Registry, s *store.Store) *metrics {
 			m.actions.WithLabelValues(action, outcome)
 		}
 	}
-	reg.MustRegister(m.requests, m.latency, m.actions,
+	reg.MustRegister(m.requests, m.latency, m.actions, m.streams,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if s != nil {
 		reg.MustRegister(newQueueCollector(s))

@@ -181,35 +181,12 @@ func (a *API) authenticate(ctx huma.Context, next func(huma.Context)) {
 		next(ctx)
 		return
 	}
-	unauthorized := func(msg string) {
+	op, tok, status, msg := a.verifyBearer(ctx.Context(), ctx.Header("Authorization"))
+	if status == http.StatusUnauthorized {
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="spendsense"`)
-		_ = huma.WriteErr(a.huma, ctx, http.StatusUnauthorized, msg)
 	}
-	h := ctx.Header("Authorization")
-	scheme, token, found := strings.Cut(h, " ")
-	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		unauthorized("missing bearer token: send Authorization: Bearer <token> from POST /api/auth/login")
-		return
-	}
-	claims, err := a.issuer.Verify(strings.TrimSpace(token))
-	if err != nil {
-		unauthorized("invalid or expired token")
-		return
-	}
-	op, err := a.store.Authenticate(ctx.Context(), claims.OperatorID(), claims.ID)
-	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			// The client went away while we looked it up: not a server
-			// error (it was logged as one, and counted as a 500, under load).
-			_ = huma.WriteErr(a.huma, ctx, 499, "request canceled")
-			return
-		}
-		if review.ErrorCode(err) == review.EInternal {
-			a.log.ErrorContext(ctx.Context(), "authenticate", slog.String("error", err.Error()))
-			_ = huma.WriteErr(a.huma, ctx, http.StatusInternalServerError, "internal error")
-			return
-		}
-		unauthorized("token revoked or operator disabled")
+	if status != 0 {
+		_ = huma.WriteErr(a.huma, ctx, status, msg)
 		return
 	}
 	if !allowed(roles, op.Role) {
@@ -218,6 +195,34 @@ func (a *API) authenticate(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	c := context.WithValue(ctx.Context(), actorKey{}, store.Actor{ID: op.ID, Role: op.Role})
-	c = context.WithValue(c, tokenKey{}, tokenInfo{jti: claims.ID, exp: claims.Expiry()})
+	c = context.WithValue(c, tokenKey{}, tok)
 	next(huma.WithContext(ctx, c))
+}
+
+// verifyBearer checks an Authorization header: a valid bearer token of a
+// live, enabled operator. On failure it returns the status to answer (401,
+// or 499/500 when the lookup itself failed) and the detail.
+func (a *API) verifyBearer(ctx context.Context, header string) (*store.Operator, tokenInfo, int, string) {
+	scheme, token, found := strings.Cut(header, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return nil, tokenInfo{}, http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer <token> from POST /api/auth/login"
+	}
+	claims, err := a.issuer.Verify(strings.TrimSpace(token))
+	if err != nil {
+		return nil, tokenInfo{}, http.StatusUnauthorized, "invalid or expired token"
+	}
+	op, err := a.store.Authenticate(ctx, claims.OperatorID(), claims.ID)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			// The client went away while we looked it up: not a server
+			// error (it was logged as one, and counted as a 500, under load).
+			return nil, tokenInfo{}, 499, "request canceled"
+		}
+		if review.ErrorCode(err) == review.EInternal {
+			a.log.ErrorContext(ctx, "authenticate", slog.String("error", err.Error()))
+			return nil, tokenInfo{}, http.StatusInternalServerError, "internal error"
+		}
+		return nil, tokenInfo{}, http.StatusUnauthorized, "token revoked or operator disabled"
+	}
+	return op, tokenInfo{jti: claims.ID, exp: claims.Expiry()}, 0, ""
 }

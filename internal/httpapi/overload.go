@@ -77,7 +77,10 @@ func newAdmission(maxWrites, maxBulk, maxReads int, reg prometheus.Registerer) *
 
 func (a *admission) limit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/api/") {
+		// The live stream has its own bound (Config.MaxStreams): a stream
+		// lasts as long as its client, and a thousand of them would take
+		// the read slots.
+		if !strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == streamPath {
 			next.ServeHTTP(w, r)
 			return
 		}

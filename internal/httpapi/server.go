@@ -19,6 +19,7 @@ import (
 
 	"github.com/spendsense/operator-api/internal/apidocs"
 	"github.com/spendsense/operator-api/internal/auth"
+	"github.com/spendsense/operator-api/internal/realtime"
 	"github.com/spendsense/operator-api/internal/review"
 	"github.com/spendsense/operator-api/internal/store"
 )
@@ -45,6 +46,17 @@ type Config struct {
 	// AlertThresholds say when each alert of /alerts fires (zero fields:
 	// store.DefaultAlertThresholds).
 	AlertThresholds store.AlertThresholds
+	// RealtimeAnonymousOff refuses the live stream to clients with neither
+	// a token nor a ticket (SPENDSENSE_REALTIME_ANONYMOUS=off); by default
+	// they get redacted events.
+	RealtimeAnonymousOff bool
+	// MaxStreams bounds the live streams served at once (0: 2,000; < 0: no
+	// limit); one more is answered 503.
+	MaxStreams int
+	// StreamRetention is how long the stream log is kept for resuming
+	// (default 2h); StreamPoll how often it is read (default 200ms);
+	// StreamPing the heartbeat (default 20s).
+	StreamRetention, StreamPoll, StreamPing time.Duration
 }
 
 // API is the HTTP API.
@@ -56,6 +68,11 @@ type API struct {
 	cfg     Config
 	handler http.Handler
 	huma    huma.API
+	// The live stream: the process's one reader of the stream log, and the
+	// bound on open streams (nil: none).
+	hub         *realtime.Hub
+	streamSlots chan struct{}
+	pingEvery   time.Duration
 }
 
 func init() { installErrorModel() }
@@ -74,7 +91,18 @@ func New(cfg Config) *API {
 	if cfg.IdempotencyTTL <= 0 {
 		cfg.IdempotencyTTL = 24 * time.Hour
 	}
-	a := &API{store: cfg.Store, issuer: cfg.Issuer, log: cfg.Logger, cfg: cfg}
+	a := &API{store: cfg.Store, issuer: cfg.Issuer, log: cfg.Logger, cfg: cfg, pingEvery: cfg.StreamPing}
+	if a.pingEvery <= 0 {
+		a.pingEvery = defaultPingEvery
+	}
+	switch {
+	case cfg.MaxStreams == 0:
+		a.streamSlots = make(chan struct{}, defaultMaxStreams)
+	case cfg.MaxStreams > 0:
+		a.streamSlots = make(chan struct{}, cfg.MaxStreams)
+	}
+	a.hub = realtime.New(realtime.Config{Store: cfg.Store, Logger: cfg.Logger, Poll: cfg.StreamPoll,
+		Retention: cfg.StreamRetention, Alerts: cfg.AlertThresholds})
 	a.metrics = newMetrics(cfg.Registry, cfg.Store)
 
 	mux := http.NewServeMux()
@@ -109,6 +137,8 @@ func New(cfg Config) *API {
 	a.registerDeliveries(api)
 	a.registerIngest(api)
 	a.registerInsights(api)
+	a.registerRealtime(api)
+	mux.HandleFunc("GET "+streamPath, a.serveStream)
 	apidocs.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 
@@ -128,6 +158,11 @@ func New(cfg Config) *API {
 	a.handler = h
 	return a
 }
+
+// CloseStreams ends every live stream (they would otherwise hold a
+// graceful shutdown open until its deadline) and stops reading the stream
+// log. Register it with http.Server.RegisterOnShutdown.
+func (a *API) CloseStreams() { a.hub.Close() }
 
 // Handler is the root handler.
 func (a *API) Handler() http.Handler { return a.handler }

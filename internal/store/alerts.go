@@ -89,13 +89,14 @@ func (s *Store) Alerts(ctx context.Context, th AlertThresholds) ([]Alert, error)
 	hourFrom := quarter.Add(-4 * bucketWidth)
 	var pending, flagged, failing, approved, rejected int64
 	var oldest, nthOldest, nthFailing, oldestFlag, firstReject NullTime
+	failingIdx := s.d.indexedBy("idx_recommendations_pending_failed")
 	err := s.Read.QueryRowContext(ctx, s.q(`SELECT
  (SELECT COALESCE(SUM(n), 0) FROM recommendation_status_counts WHERE status = 'pending'),
  (SELECT COALESCE(SUM(n), 0) FROM recommendation_status_counts WHERE status = 'flagged'),
  (SELECT created_at FROM recommendations WHERE status = 'pending' ORDER BY status, created_at, recommendation_id LIMIT 1),
  (SELECT created_at FROM recommendations WHERE status = 'pending' ORDER BY status, created_at, recommendation_id LIMIT 1 OFFSET ?),
- (SELECT COUNT(*) FROM recommendations WHERE status = 'pending' AND NOT guardrails_passed),
- (SELECT created_at FROM recommendations WHERE status = 'pending' AND NOT guardrails_passed ORDER BY created_at LIMIT 1 OFFSET ?),
+ (SELECT COUNT(*) FROM recommendations`+failingIdx+` WHERE status = 'pending' AND NOT guardrails_passed),
+ (SELECT created_at FROM recommendations`+failingIdx+` WHERE status = 'pending' AND NOT guardrails_passed ORDER BY created_at LIMIT 1 OFFSET ?),
  (SELECT flagged_at FROM recommendation_flags WHERE resolved = ? ORDER BY resolved, flagged_at LIMIT 1),
  (SELECT COALESCE(SUM(n), 0) FROM activity_buckets WHERE bucket >= ? AND action = 'approve'),
  (SELECT COALESCE(SUM(n), 0) FROM activity_buckets WHERE bucket >= ? AND action = 'reject'),

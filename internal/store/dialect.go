@@ -35,6 +35,9 @@ type dialect interface {
 	// utcDay is an SQL expression for midnight UTC of a timestamp column's
 	// day, as audit_day_counts keys it.
 	utcDay(col string) string
+	// indexedBy makes a FROM use the named index (SQLite, which without
+	// table statistics misjudges partial indexes); PostgreSQL plans itself.
+	indexedBy(index string) string
 	// epoch is an SQL expression for a timestamp column in whole Unix
 	// seconds (an integer).
 	epoch(col string) string
@@ -74,7 +77,8 @@ func (sqliteDialect) bucket15(col string) string {
 func (sqliteDialect) utcDay(col string) string {
 	return "substr(" + col + ", 1, 10) || 'T00:00:00.000000Z'"
 }
-func (sqliteDialect) epoch(col string) string { return "unixepoch(" + col + ")" }
+func (sqliteDialect) indexedBy(index string) string { return " INDEXED BY " + index }
+func (sqliteDialect) epoch(col string) string       { return "unixepoch(" + col + ")" }
 func (sqliteDialect) secondsBetween(a, b string) string {
 	// unixepoch(…, 'subsec') keeps milliseconds exactly; julianday's
 	// floating-point days would turn 60 s into 59.9999964.
@@ -115,6 +119,7 @@ func (postgresDialect) bucket15(col string) string {
 func (postgresDialect) utcDay(col string) string {
 	return "date_bin('1 day', " + col + ", TIMESTAMPTZ '2000-01-01 00:00:00+00')"
 }
+func (postgresDialect) indexedBy(string) string { return "" }
 func (postgresDialect) epoch(col string) string {
 	return "EXTRACT(EPOCH FROM " + col + ")::BIGINT"
 }

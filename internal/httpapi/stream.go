@@ -1,0 +1,255 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/spendsense/operator-api/internal/realtime"
+	"github.com/spendsense/operator-api/internal/review"
+)
+
+const (
+	streamPath = "/api/realtime/stream"
+	ticketPath = "/api/realtime/ticket"
+	// ticketTTL is how long a stream ticket can be redeemed.
+	ticketTTL = 60 * time.Second
+	// defaultMaxStreams bounds the streams one process serves at once.
+	defaultMaxStreams = 2000
+	// streamWriteTimeout is how long one event may take to reach a client's
+	// socket: a client that stops reading is dropped after it.
+	streamWriteTimeout = 10 * time.Second
+	// defaultPingEvery is the heartbeat the contract asks for.
+	defaultPingEvery = 20 * time.Second
+)
+
+type ticketInput struct {
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255"`
+}
+
+type ticketOutput struct {
+	Body struct {
+		Ticket    string `json:"ticket" doc:"Pass as ?ticket= to GET /api/realtime/stream, once."`
+		ExpiresIn int    `json:"expires_in" doc:"Seconds the ticket can be redeemed."`
+	}
+}
+
+func (a *API) registerRealtime(api huma.API) {
+	register(api, huma.Operation{
+		OperationID: "create-realtime-ticket", Method: http.MethodPost, Path: ticketPath, Tags: []string{"Realtime"},
+		Summary: "A single-use ticket for the live stream",
+		Description: "A browser's EventSource cannot send an Authorization header: it opens `GET /api/realtime/stream?ticket=…` with this ticket instead. " +
+			"The ticket works once, in any server process, within `expires_in` seconds.",
+	}, func(ctx context.Context, _ *ticketInput) (*ticketOutput, error) {
+		t, err := a.store.CreateTicket(ctx, actorFrom(ctx).ID, ticketTTL)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		out := &ticketOutput{}
+		out.Body.Ticket, out.Body.ExpiresIn = t, int(ticketTTL/time.Second)
+		return out, nil
+	})
+
+	// The stream itself is a plain handler (a response that lasts as long as
+	// the client stays), documented in the OpenAPI document by hand.
+	api.OpenAPI().AddOperation(&huma.Operation{
+		OperationID: "realtime-stream", Method: http.MethodGet, Path: streamPath, Tags: []string{"Realtime"},
+		Summary: "Live events (Server-Sent Events)",
+		Description: "`text/event-stream`. Each event is an `id:` line and one `data:` line holding `{\"type\",\"data\":{…},\"timestamp\"}`. " +
+			"`connected` comes first and `ping` every 20 s. Types: `recommendation_created` (`recommendation_id`, `user_id`), " +
+			"`recommendation_approved|rejected|modified|flagged|undone` and `flag_resolved` (`recommendation_id`, `operator_id`), `note_added`, `tag_added`, " +
+			"`tag_removed`, `alert_triggered` (`alert_type`), `stats_updated`. A change committed by any server process reaches every process's streams. " +
+			"Send `Last-Event-ID` to resume after the event with that id (events of the last " +
+			"two hours are kept). With a bearer token or `?ticket=` (from POST /api/realtime/ticket) events are complete; " +
+			"without either, only `type` and `timestamp` (`data` is `{}`), or 401 when the server runs with SPENDSENSE_REALTIME_ANONYMOUS=off. " +
+			"Role `ingest` gets 403. A client that does not keep up is disconnected (it may reconnect and resume); " +
+			"beyond the server's limit of open streams the answer is 503 with Retry-After.",
+		Parameters: []*huma.Param{
+			{Name: "ticket", In: "query", Description: "A single-use ticket from POST /api/realtime/ticket.", Schema: &huma.Schema{Type: "string"}},
+			{Name: "Last-Event-ID", In: "header", Description: "The id of the last event received: the stream resumes after it.", Schema: &huma.Schema{Type: "string"}},
+		},
+		Security: []map[string][]string{{}, {"bearer": {}}},
+		Responses: map[string]*huma.Response{
+			"200": {Description: "The event stream.", Content: map[string]*huma.MediaType{"text/event-stream": {Schema: &huma.Schema{Type: "string"}}}},
+			"401": {Description: "Bad token or ticket, or anonymous streams are off."},
+			"403": {Description: "Role ingest."},
+			"503": {Description: "Too many open streams, or the server is shutting down."},
+		},
+	})
+}
+
+// serveStream is GET /api/realtime/stream.
+func (a *API) serveStream(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	full := false
+	var role review.Role
+	switch {
+	case r.Header.Get("Authorization") != "":
+		op, _, status, msg := a.verifyBearer(ctx, r.Header.Get("Authorization"))
+		if status != 0 {
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="spendsense"`)
+			}
+			writeProblem(w, status, msg)
+			return
+		}
+		full, role = true, op.Role
+	case r.URL.Query().Has("ticket"):
+		op, err := a.store.RedeemTicket(ctx, r.URL.Query().Get("ticket"))
+		if err != nil {
+			if review.ErrorCode(err) == review.EUnauthorized {
+				writeProblem(w, http.StatusUnauthorized, "unknown, expired or already used ticket: get a new one from POST "+ticketPath)
+			} else {
+				a.log.ErrorContext(ctx, "redeem ticket", "error", err.Error())
+				w.Header().Set("Retry-After", "1")
+				writeProblem(w, http.StatusServiceUnavailable, "the database did not answer; retry with a new ticket")
+			}
+			return
+		}
+		full, role = true, op.Role
+	case a.cfg.RealtimeAnonymousOff:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="spendsense"`)
+		writeProblem(w, http.StatusUnauthorized, "the live stream needs a bearer token or ?ticket= from POST "+ticketPath)
+		return
+	}
+	if full && !allowed(reviewers, role) {
+		writeProblem(w, http.StatusForbidden, "role "+string(role)+" may not read the live stream")
+		return
+	}
+	if a.streamSlots != nil {
+		select {
+		case a.streamSlots <- struct{}{}:
+			defer func() { <-a.streamSlots }()
+		default:
+			w.Header().Set("Retry-After", "5")
+			writeProblem(w, http.StatusServiceUnavailable, "this server has its limit of open streams; retry later")
+			return
+		}
+	}
+	sub, head, err := a.hub.Subscribe(ctx)
+	if err != nil {
+		if err != realtime.ErrClosed {
+			a.log.ErrorContext(ctx, "realtime subscribe", "error", err.Error())
+		}
+		w.Header().Set("Retry-After", "1")
+		writeProblem(w, http.StatusServiceUnavailable, "the live stream is not available right now; retry")
+		return
+	}
+	defer sub.Close()
+	a.metrics.streams.Inc()
+	defer a.metrics.streams.Dec()
+
+	// Resume from Last-Event-ID, when it is one of ours.
+	last, replay := head, false
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		from, ok, err := a.hub.Resume(ctx, id)
+		if err != nil {
+			a.log.ErrorContext(ctx, "realtime resume", "error", err.Error())
+		} else if ok {
+			last, replay = from, head.After(from)
+		}
+	}
+
+	// A stream is a legitimately long response: no read deadline (the
+	// server's would end it), and a write deadline per event instead of per
+	// response, so a client that stops reading is dropped.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	// Events are appended to buf and written, with one deadline and one
+	// flush, a batch at a time.
+	var buf []byte
+	add := func(id int64, payload []byte) { buf = realtime.AppendEvent(buf, id, payload) }
+	writeBytes := func(b []byte) error {
+		if len(b) == 0 {
+			return nil
+		}
+		if err := rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	write := func() error {
+		err := writeBytes(buf)
+		buf = buf[:0]
+		return err
+	}
+	pick := func(ev realtime.Event) []byte {
+		if full {
+			return ev.Full
+		}
+		return ev.Redacted
+	}
+	pickBatch := func(b *realtime.Batch) []byte {
+		if full {
+			return b.Full
+		}
+		return b.Redacted
+	}
+
+	add(last.Seq, realtime.Render("connected", nil, time.Now()))
+	if write() != nil {
+		return
+	}
+	if replay {
+		err := a.hub.Replay(ctx, last, head, func(ev realtime.Event) error {
+			last = ev.Pos
+			add(ev.Pos.Seq, pick(ev))
+			if len(buf) < 32<<10 {
+				return nil
+			}
+			return write()
+		})
+		if err != nil || write() != nil {
+			return
+		}
+	}
+	ping := time.NewTicker(a.pingEvery)
+	defer ping.Stop()
+	for {
+		select {
+		case batch := <-sub.Events():
+			if batch.Start == last {
+				// In step with the reader: the batch's own bytes.
+				last = batch.End
+				if writeBytes(pickBatch(batch)) != nil {
+					return
+				}
+				continue
+			}
+			for _, ev := range batch.Events {
+				// Skip what a resume already replayed (this process's reader
+				// may be behind the one the client came from).
+				if ev.Derived || ev.Pos.After(last) {
+					if !ev.Derived {
+						last = ev.Pos
+					}
+					add(last.Seq, pick(ev))
+				}
+			}
+			if write() != nil {
+				return
+			}
+		case <-ping.C:
+			add(last.Seq, realtime.Render("ping", nil, time.Now()))
+			if write() != nil {
+				return
+			}
+		case <-sub.Gone():
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
