@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"sort"
@@ -88,7 +89,8 @@ func (s *Store) Alerts(ctx context.Context, th AlertThresholds) ([]Alert, error)
 	// before it (60 to 75 minutes).
 	hourFrom := quarter.Add(-4 * bucketWidth)
 	var pending, flagged, failing, approved, rejected int64
-	var oldest, nthOldest, nthFailing, oldestFlag, firstReject NullTime
+	var oldest, nthOldest, nthFailing, oldestFlag NullTime
+	var firstReject sql.NullInt64
 	failingIdx := s.d.indexedBy("idx_recommendations_pending_failed")
 	err := s.Read.QueryRowContext(ctx, s.q(`SELECT
  (SELECT COALESCE(SUM(n), 0) FROM recommendation_status_counts WHERE status = 'pending'),
@@ -101,7 +103,7 @@ func (s *Store) Alerts(ctx context.Context, th AlertThresholds) ([]Alert, error)
  (SELECT COALESCE(SUM(n), 0) FROM activity_buckets WHERE bucket >= ? AND action = 'approve'),
  (SELECT COALESCE(SUM(n), 0) FROM activity_buckets WHERE bucket >= ? AND action = 'reject'),
  (SELECT MIN(bucket) FROM activity_buckets WHERE bucket >= ? AND action = 'reject' AND n > 0)`),
-		th.QueuePending, th.GuardrailFailures-1, false, s.ts(hourFrom), s.ts(hourFrom), s.ts(hourFrom)).Scan(
+		th.QueuePending, th.GuardrailFailures-1, false, hourFrom.Unix(), hourFrom.Unix(), hourFrom.Unix()).Scan(
 		&pending, &flagged, &oldest, &nthOldest, &failing, &nthFailing, &oldestFlag, &approved, &rejected, &firstReject)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
@@ -140,7 +142,7 @@ func (s *Store) Alerts(ctx context.Context, th AlertThresholds) ([]Alert, error)
 			a := Alert{ID: "high_rejection_rate:last_hour", Type: "high_rejection_rate", Severity: "medium", Count: rejected,
 				ActionURL: "/audit-logs?action=reject", CreatedAt: hourFrom}
 			if firstReject.Valid {
-				a.CreatedAt = firstReject.Time
+				a.CreatedAt = time.Unix(firstReject.Int64, 0).UTC()
 			}
 			if rate >= 2*th.RejectionRate || rate >= 75 {
 				a.Severity = "high"
@@ -203,7 +205,7 @@ func (s *Store) fastApprovers(ctx context.Context, now time.Time, perMinute floa
 	current := now.Truncate(bucketWidth)
 	previous := current.Add(-bucketWidth)
 	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT operator_id, bucket, SUM(singles) FROM operator_buckets
-WHERE bucket >= ? AND action = 'approve' GROUP BY operator_id, bucket ORDER BY operator_id, bucket`), s.ts(previous))
+WHERE bucket >= ? AND action = 'approve' GROUP BY operator_id, bucket ORDER BY operator_id, bucket`), previous.Unix())
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
@@ -212,13 +214,13 @@ WHERE bucket >= ? AND action = 'approve' GROUP BY operator_id, bucket ORDER BY o
 	var order []string
 	for rows.Next() {
 		var op string
-		var bucket Time
-		var singles int64
-		if err := rows.Scan(&op, &bucket, &singles); err != nil {
+		var bucketStart, singles int64
+		if err := rows.Scan(&op, &bucketStart, &singles); err != nil {
 			return nil, fmt.Errorf("alerts: %w", err)
 		}
+		bucket := time.Unix(bucketStart, 0).UTC()
 		minutes := bucketWidth.Minutes()
-		if !bucket.Time.Before(current) {
+		if !bucket.Before(current) {
 			minutes = math.Max(1, now.Sub(current).Minutes())
 		}
 		rate := float64(singles) / minutes
@@ -228,7 +230,7 @@ WHERE bucket >= ? AND action = 'approve' GROUP BY operator_id, bucket ORDER BY o
 		a, ok := byOp[op]
 		if !ok {
 			a = &Alert{ID: "unusual_pattern:" + op, Type: "unusual_pattern", Severity: "medium",
-				ActionURL: "/audit-logs?operator_id=" + op, CreatedAt: bucket.Time}
+				ActionURL: "/audit-logs?operator_id=" + op, CreatedAt: bucket}
 			byOp[op] = a
 			order = append(order, op)
 		}

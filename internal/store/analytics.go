@@ -87,11 +87,8 @@ func (s *Store) Analytics(ctx context.Context, in AnalyticsInput) (*Analytics, e
 	out := &Analytics{DateRange: DateRange{Start: in.Start.UTC(), End: in.End.UTC()},
 		ActionsByType: []ActionCount{}, ActionsTimeline: []TimelineCount{},
 		OperatorActivity: []OperatorActivity{}, ApprovalByPersona: []PersonaApproval{}}
-	byAction, err := s.analyticsTimeline(ctx, in, out)
+	byAction, err := s.analyticsActivity(ctx, in, out)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.analyticsPersonas(ctx, in, out); err != nil {
 		return nil, err
 	}
 	if err := s.analyticsOperators(ctx, in, out); err != nil {
@@ -169,38 +166,51 @@ func nextMidnight(t time.Time, loc *time.Location) time.Time {
 	return time.Date(y, m, d+1, 0, 0, 0, 0, loc)
 }
 
-// analyticsTimeline fills actions_timeline and returns the range's totals by
-// activity kind (audit actions and createdAction).
-func (s *Store) analyticsTimeline(ctx context.Context, in AnalyticsInput, out *Analytics) (map[string]int64, error) {
+// analyticsActivity fills actions_timeline and approval_by_persona in one
+// pass over the range's activity_buckets, and returns the range's totals by
+// kind (audit actions and createdAction).
+func (s *Store) analyticsActivity(ctx context.Context, in AnalyticsInput, out *Analytics) (map[string]int64, error) {
 	segs := daySegments(in.Start, in.End, in.Loc)
 	var parts []string
 	var args []any
 	for i, sg := range segs {
-		parts = append(parts, fmt.Sprintf(`SELECT %d AS seg, (%s - ?) / 86400 AS d, action, n FROM activity_buckets WHERE bucket >= ? AND bucket < ?`,
-			i, s.d.epoch("bucket")))
-		args = append(args, sg.base.Unix(), s.ts(sg.from), s.ts(sg.to))
+		parts = append(parts, fmt.Sprintf(`SELECT %d AS seg, (bucket - ?) / 86400 AS d, action, persona, n FROM activity_buckets WHERE bucket >= ? AND bucket < ?`, i))
+		args = append(args, sg.base.Unix(), sg.from.Unix(), sg.to.Unix())
 	}
 	totals := map[string]int64{}
 	if len(parts) == 0 {
 		return totals, nil
 	}
-	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT seg, d, action, SUM(n) FROM (`+strings.Join(parts, " UNION ALL ")+`) x
-GROUP BY seg, d, action ORDER BY seg, d, action`), args...)
+	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT seg, d, action, persona, SUM(n) FROM (`+strings.Join(parts, " UNION ALL ")+`) x
+GROUP BY seg, d, action, persona ORDER BY seg, d, action, persona`), args...)
 	if err != nil {
-		return nil, fmt.Errorf("analytics timeline: %w", err)
+		return nil, fmt.Errorf("analytics: %w", err)
 	}
 	defer rows.Close()
+	byPersona := map[string]*PersonaApproval{}
 	for rows.Next() {
 		var seg, d int
-		var action string
+		var action, persona string
 		var n int64
-		if err := rows.Scan(&seg, &d, &action, &n); err != nil {
-			return nil, fmt.Errorf("analytics timeline: %w", err)
+		if err := rows.Scan(&seg, &d, &action, &persona, &n); err != nil {
+			return nil, fmt.Errorf("analytics: %w", err)
 		}
 		if n == 0 {
 			continue
 		}
 		totals[action] += n
+		if action == "approve" || action == "reject" {
+			p, ok := byPersona[persona]
+			if !ok {
+				p = &PersonaApproval{PersonaPrimary: persona}
+				byPersona[persona] = p
+			}
+			if action == "approve" {
+				p.Approved += n
+			} else {
+				p.Rejected += n
+			}
+		}
 		if action == createdAction {
 			continue
 		}
@@ -209,39 +219,15 @@ GROUP BY seg, d, action ORDER BY seg, d, action`), args...)
 		d = min(d, segs[seg].days-1)
 		b := segs[seg].base
 		date := time.Date(b.Year(), b.Month(), b.Day()+d, 0, 0, 0, 0, in.Loc).Format("2006-01-02")
-		out.ActionsTimeline = append(out.ActionsTimeline, TimelineCount{Date: date, Action: action, Count: n})
-	}
-	return totals, rows.Err()
-}
-
-// analyticsPersonas fills approval_by_persona.
-func (s *Store) analyticsPersonas(ctx context.Context, in AnalyticsInput, out *Analytics) error {
-	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT persona, action, SUM(n) FROM activity_buckets
-WHERE bucket >= ? AND bucket < ? AND action IN ('approve', 'reject') GROUP BY persona, action ORDER BY persona`), s.ts(in.Start), s.ts(in.End))
-	if err != nil {
-		return fmt.Errorf("analytics personas: %w", err)
-	}
-	defer rows.Close()
-	byPersona := map[string]*PersonaApproval{}
-	for rows.Next() {
-		var persona, action string
-		var n int64
-		if err := rows.Scan(&persona, &action, &n); err != nil {
-			return fmt.Errorf("analytics personas: %w", err)
-		}
-		p, ok := byPersona[persona]
-		if !ok {
-			p = &PersonaApproval{PersonaPrimary: persona}
-			byPersona[persona] = p
-		}
-		if action == "approve" {
-			p.Approved += n
+		// Rows come in (day, action) order, personas apart: add them up.
+		if k := len(out.ActionsTimeline) - 1; k >= 0 && out.ActionsTimeline[k].Date == date && out.ActionsTimeline[k].Action == action {
+			out.ActionsTimeline[k].Count += n
 		} else {
-			p.Rejected += n
+			out.ActionsTimeline = append(out.ActionsTimeline, TimelineCount{Date: date, Action: action, Count: n})
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("analytics personas: %w", err)
+		return nil, fmt.Errorf("analytics: %w", err)
 	}
 	for _, p := range byPersona {
 		p.Total = p.Approved + p.Rejected
@@ -254,7 +240,7 @@ WHERE bucket >= ? AND bucket < ? AND action IN ('approve', 'reject') GROUP BY pe
 	sort.Slice(out.ApprovalByPersona, func(i, j int) bool {
 		return out.ApprovalByPersona[i].PersonaPrimary < out.ApprovalByPersona[j].PersonaPrimary
 	})
-	return nil
+	return totals, nil
 }
 
 // analyticsOperators fills operator_activity: whole UTC days from
@@ -274,10 +260,10 @@ func (s *Store) analyticsOperators(ctx context.Context, in AnalyticsInput, out *
 		q = `SELECT operator_id, action, n FROM audit_day_counts WHERE day >= ? AND day < ?
  UNION ALL SELECT operator_id, action, n FROM operator_buckets WHERE bucket >= ? AND bucket < ?
  UNION ALL SELECT operator_id, action, n FROM operator_buckets WHERE bucket >= ? AND bucket < ?`
-		args = []any{s.ts(daysFrom), s.ts(daysTo), s.ts(in.Start), s.ts(daysFrom), s.ts(daysTo), s.ts(in.End)}
+		args = []any{s.ts(daysFrom), s.ts(daysTo), in.Start.Unix(), daysFrom.Unix(), daysTo.Unix(), in.End.Unix()}
 	} else {
 		q = `SELECT operator_id, action, n FROM operator_buckets WHERE bucket >= ? AND bucket < ?`
-		args = []any{s.ts(in.Start), s.ts(in.End)}
+		args = []any{in.Start.Unix(), in.End.Unix()}
 	}
 	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT operator_id, action, SUM(n) FROM (`+q+`) x GROUP BY operator_id, action`), args...)
 	if err != nil {

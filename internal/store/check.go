@@ -66,13 +66,13 @@ var invariants = []struct{ name, query string }{
 	{"activity buckets match the audit trail and the queue",
 		`SELECT k FROM (SELECT CAST(bucket AS TEXT) || ' ' || action AS k, SUM(n) AS d FROM (
  SELECT bucket, action, n FROM activity_buckets
- UNION ALL SELECT {bucket:a.timestamp}, a.action, -COUNT(*) FROM operator_audit_log a GROUP BY 1, 2
- UNION ALL SELECT {bucket:created_at}, 'created', -COUNT(*) FROM recommendations GROUP BY 1) x
+ UNION ALL SELECT {epochbucket:a.timestamp}, a.action, -COUNT(*) FROM operator_audit_log a GROUP BY 1, 2
+ UNION ALL SELECT {epochbucket:created_at}, 'created', -COUNT(*) FROM recommendations GROUP BY 1) x
  GROUP BY bucket, action) y WHERE d <> 0`},
 	{"operator buckets match the audit trail",
 		`SELECT k FROM (SELECT CAST(bucket AS TEXT) || ' ' || operator_id || ' ' || action AS k, SUM(n) AS d FROM (
  SELECT bucket, operator_id, action, n FROM operator_buckets
- UNION ALL SELECT {bucket:a.timestamp}, a.operator_id, a.action, -COUNT(*) FROM operator_audit_log a GROUP BY 1, 2, 3) x
+ UNION ALL SELECT {epochbucket:a.timestamp}, a.operator_id, a.action, -COUNT(*) FROM operator_audit_log a GROUP BY 1, 2, 3) x
  GROUP BY bucket, operator_id, action) y WHERE d <> 0`},
 	{"every flag has a flag audit row",
 		`SELECT f.flag_id FROM recommendation_flags f WHERE NOT EXISTS (SELECT 1 FROM operator_audit_log a
@@ -87,7 +87,10 @@ func (s *Store) Check(ctx context.Context) ([]Violation, error) {
 	for _, inv := range invariants {
 		q := strings.ReplaceAll(inv.query, "{resolution}", s.d.jsonField("a.metadata", "resolution"))
 		q = strings.ReplaceAll(q, "{day:a.timestamp}", s.d.utcDay("a.timestamp"))
-		for _, col := range []string{"approved_at", "rejected_at", "a.timestamp", "created_at"} {
+		for _, col := range []string{"a.timestamp", "created_at"} {
+			q = strings.ReplaceAll(q, "{epochbucket:"+col+"}", "("+s.d.epoch(col)+" / 900 * 900)")
+		}
+		for _, col := range []string{"approved_at", "rejected_at"} {
 			q = strings.ReplaceAll(q, "{bucket:"+col+"}", s.d.bucket15(col))
 			q = strings.ReplaceAll(q, "{seconds:"+col+"}", "("+s.d.secondsBetween("created_at", col)+")")
 		}

@@ -121,7 +121,7 @@ func (postgresDialect) utcDay(col string) string {
 }
 func (postgresDialect) indexedBy(string) string { return "" }
 func (postgresDialect) epoch(col string) string {
-	return "EXTRACT(EPOCH FROM " + col + ")::BIGINT"
+	return "FLOOR(EXTRACT(EPOCH FROM " + col + "))::BIGINT"
 }
 func (postgresDialect) secondsBetween(a, b string) string {
 	return fmt.Sprintf("EXTRACT(EPOCH FROM (%s - %s))", b, a)
