@@ -48,9 +48,11 @@ var scenarios = []*scenario{
 	{name: "trace", rate: 1000, desc: "decision trace of one recommendation", gen: genTrace},
 	{name: "signals", rate: 1000, desc: "a user's signals (30d and 180d windows)", gen: genSignals},
 	{name: "stats", rate: 1000, desc: "dashboard stats (UTC, America/New_York, one operator)", gen: genStats},
-	{name: "alerts", rate: 100, desc: "alerts (every type evaluated)", gen: genAlerts},
-	{name: "analytics-30d", rate: 50, desc: "analytics over the last 30 days (UTC, America/New_York)", gen: genAnalytics(30)},
-	{name: "analytics-366d", rate: 10, desc: "analytics over the last 366 days (UTC, America/New_York)", gen: genAnalytics(366)},
+	// The dashboard polls alerts every 60 s per open page, and opens
+	// analytics now and then: these rates are a large operator team's.
+	{name: "alerts", rate: 20, desc: "alerts (every type evaluated)", gen: genAlerts},
+	{name: "analytics-30d", rate: 5, desc: "analytics over the last 30 days (UTC, America/New_York)", gen: genAnalytics(30)},
+	{name: "analytics-366d", rate: 2, desc: "analytics over the last 366 days (UTC, America/New_York)", gen: genAnalytics(366)},
 	{name: "audit", rate: 100, desc: "audit-log query with filters (operator, action, dates, recommendation), limit 100, with total", gen: genAudit},
 	{name: "approve", write: true, rate: 2500, desc: "approve one pending item (never the same id twice)", gen: genAction("approve")},
 	{name: "reject", write: true, rate: 2500, desc: "reject one pending item", gen: genAction("reject")},
