@@ -41,7 +41,7 @@ func alertFlags(cmd *cobra.Command, th *store.AlertThresholds) []envFlag {
 	f.Int64Var(&th.GuardrailFailures, "alert-guardrail-failures", d.GuardrailFailures, "guardrail_failures alert at this many pending items that failed a guardrail (env SPENDSENSE_ALERT_GUARDRAIL_FAILURES)")
 	f.DurationVar(&th.FlagAgeMedium, "alert-flag-age-medium", d.FlagAgeMedium, "flagged_item is medium once the oldest open flag is this old (env SPENDSENSE_ALERT_FLAG_AGE_MEDIUM)")
 	f.DurationVar(&th.FlagAgeHigh, "alert-flag-age-high", d.FlagAgeHigh, "flagged_item is high once the oldest open flag is this old (env SPENDSENSE_ALERT_FLAG_AGE_HIGH)")
-	f.Float64Var(&th.FastApprovalsPerMinute, "alert-fast-approvals", d.FastApprovalsPerMinute, "unusual_pattern alert when an operator's single approvals average this many a minute over a quarter-hour (env SPENDSENSE_ALERT_FAST_APPROVALS)")
+	f.Float64Var(&th.FastApprovalsPerMinute, "alert-fast-approvals", d.FastApprovalsPerMinute, "unusual_pattern alert when an operator makes this many single approvals within a minute (env SPENDSENSE_ALERT_FAST_APPROVALS)")
 	return []envFlag{
 		{"alert-queue-pending", "SPENDSENSE_ALERT_QUEUE_PENDING"},
 		{"alert-queue-age", "SPENDSENSE_ALERT_QUEUE_AGE"},

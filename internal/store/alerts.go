@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"math"
 	"sort"
 	"strconv"
 	"time"
@@ -27,9 +26,9 @@ type AlertThresholds struct {
 	// flagged_item: any unresolved flag; medium once the oldest is
 	// FlagAgeMedium old, high at FlagAgeHigh.
 	FlagAgeMedium, FlagAgeHigh time.Duration
-	// unusual_pattern: an operator's single approvals (not bulk) average
-	// FastApprovalsPerMinute or more over the current or the previous
-	// quarter-hour: two seconds a recommendation is not reading it.
+	// unusual_pattern: an operator makes FastApprovalsPerMinute or more
+	// single approvals (not bulk) within one minute, in any of the last 15
+	// minutes: two seconds a recommendation is not reading it.
 	FastApprovalsPerMinute float64
 }
 
@@ -198,63 +197,65 @@ func (s *Store) Alerts(ctx context.Context, th AlertThresholds) ([]Alert, error)
 	return alerts, nil
 }
 
-// fastApprovers is the unusual_pattern alerts: operators whose single
-// approvals averaged perMinute or more over the previous quarter-hour or
-// over the part of the current one gone so far (at least a minute).
+// fastWindow is how long a minute of fast approvals keeps unusual_pattern up.
+const fastWindow = 15 * time.Minute
+
+// fastApprovers is the unusual_pattern alerts: operators with perMinute or
+// more single approvals (bulk ones carry a bulk_id and are one decision)
+// within one calendar minute, in any of the last 15 minutes.
 func (s *Store) fastApprovers(ctx context.Context, now time.Time, perMinute float64) ([]Alert, error) {
-	current := now.Truncate(bucketWidth)
-	previous := current.Add(-bucketWidth)
-	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT operator_id, bucket, SUM(singles) FROM operator_buckets
-WHERE bucket >= ? AND action = 'approve' GROUP BY operator_id, bucket ORDER BY operator_id, bucket`), previous.Unix())
+	from := now.Truncate(time.Minute).Add(-fastWindow + time.Minute)
+	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT operator_id, minute, SUM(n) FROM single_approval_minutes
+WHERE minute >= ? GROUP BY operator_id, minute HAVING SUM(n) >= ? ORDER BY operator_id, minute`), from.Unix(), perMinute)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
 	defer rows.Close()
 	byOp := map[string]*Alert{}
+	busiest := map[string]int64{}
 	var order []string
 	for rows.Next() {
 		var op string
-		var bucketStart, singles int64
-		if err := rows.Scan(&op, &bucketStart, &singles); err != nil {
+		var minute, n int64
+		if err := rows.Scan(&op, &minute, &n); err != nil {
 			return nil, fmt.Errorf("alerts: %w", err)
-		}
-		bucket := time.Unix(bucketStart, 0).UTC()
-		minutes := bucketWidth.Minutes()
-		if !bucket.Before(current) {
-			minutes = math.Max(1, now.Sub(current).Minutes())
-		}
-		rate := float64(singles) / minutes
-		if rate < perMinute {
-			continue
 		}
 		a, ok := byOp[op]
 		if !ok {
 			a = &Alert{ID: "unusual_pattern:" + op, Type: "unusual_pattern", Severity: "medium",
-				ActionURL: "/audit-logs?operator_id=" + op, CreatedAt: bucket}
+				ActionURL: "/audit-logs?operator_id=" + op, CreatedAt: time.Unix(minute, 0).UTC()}
 			byOp[op] = a
 			order = append(order, op)
 		}
-		a.Count += singles
-		if rate >= 2*perMinute {
+		a.Count += n
+		busiest[op] = max(busiest[op], n)
+		if float64(n) >= 2*perMinute {
 			a.Severity = "high"
 		}
-		a.Message = fmt.Sprintf("%s approved %d recommendations one by one at %.0f a minute: faster than anyone can read them (alert at %s a minute)",
-			op, a.Count, rate, strconv.FormatFloat(perMinute, 'f', -1, 64))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
 	out := make([]Alert, 0, len(order))
 	for _, op := range order {
-		out = append(out, *byOp[op])
+		a := byOp[op]
+		a.Message = fmt.Sprintf("%s approved up to %d recommendations one by one within a minute (%d in such minutes since %s): faster than anyone can read them (alert at %s a minute)",
+			op, busiest[op], a.Count, a.CreatedAt.Format("15:04 UTC"), strconv.FormatFloat(perMinute, 'f', -1, 64))
+		out = append(out, *a)
 	}
 	return out, nil
 }
 
-// roundDuration shows an age to the minute (or second under a minute).
+// roundDuration shows an age the way a person says it: days past two
+// days, hours and minutes past an hour.
 func roundDuration(d time.Duration) string {
-	if d < time.Minute {
-		return d.Round(time.Second).String()
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%d days", int(d/(24*time.Hour)))
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	case d >= time.Minute:
+		return fmt.Sprintf("%d min", int(d/time.Minute))
 	}
-	return d.Round(time.Minute).String()
+	return d.Round(time.Second).String()
 }

@@ -98,8 +98,7 @@ func TestAlertsFireAndClear(t *testing.T) {
 			t.Errorf("flagged_item: %+v", a)
 		}
 
-		// 20 minutes on, op_b's 4 approvals are 4 in a quarter-hour; the
-		// flag is 1h39m old at 2h20m: medium.
+		// 20 minutes on, op_b's fast minute is past the 15-minute window.
 		at(20 * time.Minute)
 		expect("20 minutes later", alerts(), "high_rejection_rate:last_hour", "flagged_item:open_flags")
 		at(2*time.Hour + 20*time.Minute)

@@ -35,6 +35,21 @@ CREATE TABLE operator_buckets (
     PRIMARY KEY (bucket, operator_id, action, slot)
 );
 
+-- Single approvals (no bulk_id) per operator and minute, for the
+-- unusual_pattern alert ("dozens of single approvals a minute"): a ring of
+-- the last 60 minutes per operator (ring = minute % 60, reset when a new
+-- minute comes round), so the table never grows and needs no pruning;
+-- slotted by backend pid like the other counters. Every row of one
+-- statement has its transaction's time, so one minute per statement.
+CREATE TABLE single_approval_minutes (
+    ring        SMALLINT NOT NULL,
+    operator_id TEXT NOT NULL,
+    slot        SMALLINT NOT NULL,
+    minute      BIGINT NOT NULL, -- start of the minute, Unix seconds
+    n           BIGINT NOT NULL,
+    PRIMARY KEY (ring, operator_id, slot)
+);
+
 INSERT INTO activity_buckets (bucket, action, persona, slot, n)
 SELECT (FLOOR(EXTRACT(EPOCH FROM a.timestamp) / 900) * 900)::BIGINT, a.action,
     CASE WHEN a.action IN ('approve', 'reject') THEN COALESCE(r.persona_primary, '') ELSE '' END, 0, COUNT(*)
@@ -65,6 +80,14 @@ BEGIN
         pg_backend_pid() % 16, COUNT(*), COUNT(*) FILTER (WHERE a.metadata->>'bulk_id' IS NULL)
     FROM new_rows a GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (bucket, operator_id, action, slot) DO UPDATE SET n = c.n + EXCLUDED.n, singles = c.singles + EXCLUDED.singles;
+    INSERT INTO single_approval_minutes AS c (ring, operator_id, slot, minute, n)
+    SELECT FLOOR(EXTRACT(EPOCH FROM a.timestamp))::BIGINT / 60 % 60, a.operator_id, pg_backend_pid() % 16,
+        FLOOR(EXTRACT(EPOCH FROM a.timestamp))::BIGINT / 60 * 60, COUNT(*)
+    FROM new_rows a WHERE a.action = 'approve' AND a.metadata->>'bulk_id' IS NULL
+    GROUP BY 1, 2, 4 ORDER BY 1, 2, 4
+    ON CONFLICT (ring, operator_id, slot) DO UPDATE SET
+        n = CASE WHEN c.minute = EXCLUDED.minute THEN c.n + EXCLUDED.n WHEN c.minute > EXCLUDED.minute THEN c.n ELSE EXCLUDED.n END,
+        minute = GREATEST(c.minute, EXCLUDED.minute);
     RETURN NULL;
 END
 $$;
@@ -135,6 +158,7 @@ DROP FUNCTION activity_recommendations_on_delete();
 DROP FUNCTION activity_recommendations_on_insert();
 DROP FUNCTION activity_audit_on_delete();
 DROP FUNCTION activity_audit_on_insert();
+DROP TABLE single_approval_minutes;
 DROP TABLE operator_buckets;
 DROP TABLE activity_buckets;
 

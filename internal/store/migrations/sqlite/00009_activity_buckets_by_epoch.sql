@@ -31,6 +31,18 @@ CREATE TABLE operator_buckets (
     PRIMARY KEY (bucket, operator_id, action)
 ) WITHOUT ROWID;
 
+-- Single approvals (no bulk_id) per operator and minute, for the
+-- unusual_pattern alert ("dozens of single approvals a minute"): a ring of
+-- the last 60 minutes per operator (ring = minute % 60, reset when a new
+-- minute comes round), so the table never grows and needs no pruning.
+CREATE TABLE single_approval_minutes (
+    ring        INTEGER NOT NULL,
+    operator_id TEXT NOT NULL,
+    minute      INTEGER NOT NULL, -- start of the minute, Unix seconds
+    n           INTEGER NOT NULL,
+    PRIMARY KEY (ring, operator_id)
+) WITHOUT ROWID;
+
 INSERT INTO activity_buckets (bucket, action, persona, n)
 SELECT unixepoch(a.timestamp) / 900 * 900,
     a.action, CASE WHEN a.action IN ('approve', 'reject') THEN COALESCE(r.persona_primary, '') ELSE '' END, COUNT(*)
@@ -62,6 +74,12 @@ BEGIN
     VALUES (unixepoch(NEW.timestamp) / 900 * 900,
         NEW.operator_id, NEW.action, 1, json_extract(NEW.metadata, '$.bulk_id') IS NULL)
     ON CONFLICT (bucket, operator_id, action) DO UPDATE SET n = n + 1, singles = singles + excluded.singles;
+    INSERT INTO single_approval_minutes (ring, operator_id, minute, n)
+    SELECT unixepoch(NEW.timestamp) / 60 % 60, NEW.operator_id, unixepoch(NEW.timestamp) / 60 * 60, 1
+    WHERE NEW.action = 'approve' AND json_extract(NEW.metadata, '$.bulk_id') IS NULL
+    ON CONFLICT (ring, operator_id) DO UPDATE SET
+        n = CASE WHEN minute = excluded.minute THEN n + 1 WHEN minute > excluded.minute THEN n ELSE 1 END,
+        minute = MAX(minute, excluded.minute);
 END;
 -- +goose StatementEnd
 
@@ -107,6 +125,7 @@ DROP TRIGGER activity_recommendation_delete;
 DROP TRIGGER activity_recommendation_insert;
 DROP TRIGGER activity_audit_delete;
 DROP TRIGGER activity_audit_insert;
+DROP TABLE single_approval_minutes;
 DROP TABLE operator_buckets;
 DROP TABLE activity_buckets;
 CREATE TABLE activity_buckets (
