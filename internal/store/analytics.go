@@ -80,7 +80,7 @@ type PersonaApproval struct {
 // the queue (not an audit action).
 const createdAction = "created"
 
-// Analytics computes every figure from counters (migration 00007, the
+// Analytics computes every figure from counters (migrations 00007 and 00010, the
 // status counters, audit_day_counts and decision_buckets), so the cost
 // follows the length of the range in quarter-hours, not the number of rows.
 func (s *Store) Analytics(ctx context.Context, in AnalyticsInput) (*Analytics, error) {

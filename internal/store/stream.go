@@ -14,7 +14,7 @@ import (
 	"github.com/spendsense/operator-api/internal/review"
 )
 
-// EventPos is a position in the stream log (migration 00008): rows are
+// EventPos is a position in the stream log (migration 00009): rows are
 // read in (Xid, Seq) order, which on PostgreSQL is the order no row can
 // commit behind (see the migration) and on SQLite, where Xid is always 0,
 // the commit order. Seq alone names a row.

@@ -6,7 +6,7 @@
 -- assigns seq under its lock, so commit order is seq order and a reader
 -- tailing "seq > last" never skips a row (AUTOINCREMENT: pruning the
 -- oldest rows never lets a number come back). xid is PostgreSQL's
--- (00008 there) and always 0 here.
+-- (00009 there) and always 0 here.
 --
 -- Rows whose own time is more than ten minutes old when written are
 -- history being loaded (the seed), not something happening now: no stream
