@@ -39,8 +39,7 @@ CREATE TABLE operator_buckets (
 -- unusual_pattern alert ("dozens of single approvals a minute"): a ring of
 -- the last 60 minutes per operator (ring = minute % 60, reset when a new
 -- minute comes round), so the table never grows and needs no pruning;
--- slotted by backend pid like the other counters. Every row of one
--- statement has its transaction's time, so one minute per statement.
+-- slotted by backend pid like the other counters.
 CREATE TABLE single_approval_minutes (
     ring        SMALLINT NOT NULL,
     operator_id TEXT NOT NULL,
@@ -80,11 +79,15 @@ BEGIN
         pg_backend_pid() % 16, COUNT(*), COUNT(*) FILTER (WHERE a.metadata->>'bulk_id' IS NULL)
     FROM new_rows a GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (bucket, operator_id, action, slot) DO UPDATE SET n = c.n + EXCLUDED.n, singles = c.singles + EXCLUDED.singles;
+    -- A statement of history (the seed's COPY) can hold minutes an hour
+    -- apart that share a ring slot: only the newest minute of each counts.
     INSERT INTO single_approval_minutes AS c (ring, operator_id, slot, minute, n)
-    SELECT FLOOR(EXTRACT(EPOCH FROM a.timestamp))::BIGINT / 60 % 60, a.operator_id, pg_backend_pid() % 16,
-        FLOOR(EXTRACT(EPOCH FROM a.timestamp))::BIGINT / 60 * 60, COUNT(*)
-    FROM new_rows a WHERE a.action = 'approve' AND a.metadata->>'bulk_id' IS NULL
-    GROUP BY 1, 2, 4 ORDER BY 1, 2, 4
+    SELECT DISTINCT ON (m.ring, m.operator_id) m.ring, m.operator_id, pg_backend_pid() % 16, m.minute, m.n FROM (
+        SELECT FLOOR(EXTRACT(EPOCH FROM a.timestamp))::BIGINT / 60 % 60 AS ring, a.operator_id,
+            FLOOR(EXTRACT(EPOCH FROM a.timestamp))::BIGINT / 60 * 60 AS minute, COUNT(*) AS n
+        FROM new_rows a WHERE a.action = 'approve' AND a.metadata->>'bulk_id' IS NULL
+        GROUP BY 1, 2, 3) m
+    ORDER BY m.ring, m.operator_id, m.minute DESC
     ON CONFLICT (ring, operator_id, slot) DO UPDATE SET
         n = CASE WHEN c.minute = EXCLUDED.minute THEN c.n + EXCLUDED.n WHEN c.minute > EXCLUDED.minute THEN c.n ELSE EXCLUDED.n END,
         minute = GREATEST(c.minute, EXCLUDED.minute);
