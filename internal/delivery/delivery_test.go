@@ -111,9 +111,7 @@ func TestDeliverSuccess(t *testing.T) {
 		if err != nil || rec.DeliveryStatus == nil || *rec.DeliveryStatus != "delivered" || rec.DeliveredAt == nil {
 			t.Errorf("recommendation delivery status = %v, delivered_at %v (%v)", rec.DeliveryStatus, rec.DeliveredAt, err)
 		}
-		if got := counter(reg, delivery.OutcomeDelivered); got != 6 {
-			t.Errorf("spendsense_deliveries_total{outcome=delivered} = %v, want 6", got)
-		}
+		waitCounters(t, reg, map[string]float64{delivery.OutcomeDelivered: 6})
 	})
 }
 
@@ -153,9 +151,7 @@ func TestRetryAfter500(t *testing.T) {
 				t.Errorf("delivery %s: attempts %d, want 2", d.RecommendationID, d.Attempts)
 			}
 		}
-		if r, d := counter(reg, delivery.OutcomeRetry), counter(reg, delivery.OutcomeDelivered); r != 3 || d != 3 {
-			t.Errorf("counters retry=%v delivered=%v, want 3, 3", r, d)
-		}
+		waitCounters(t, reg, map[string]float64{delivery.OutcomeRetry: 3, delivery.OutcomeDelivered: 3})
 	})
 }
 
@@ -188,9 +184,7 @@ func TestPermanent400ThenAdminRetry(t *testing.T) {
 		if d.Attempts != 1 || d.FailedAt == nil || d.LastError == nil || !strings.Contains(*d.LastError, "400") {
 			t.Fatalf("delivery = %+v (last error %v)", d, d.LastError)
 		}
-		if got := counter(reg, delivery.OutcomeFailed); got != 1 {
-			t.Errorf("failed counter = %v", got)
-		}
+		waitCounters(t, reg, map[string]float64{delivery.OutcomeFailed: 1})
 		waitFor(t, 10*time.Second, "job cancelled", func() bool { return jobStates(t, s)["cancelled"] == 1 })
 		if gaps, _ := s.DeliveryJobGaps(ctx); len(gaps) != 0 {
 			t.Errorf("a failed delivery is not a gap: %v", gaps)
@@ -232,9 +226,7 @@ func TestReceiverDown(t *testing.T) {
 				t.Errorf("delivery %s: attempts %d, last error %v; want 4, connection refused", d.RecommendationID, d.Attempts, d.LastError)
 			}
 		}
-		if r, f := counter(reg, delivery.OutcomeRetry), counter(reg, delivery.OutcomeFailed); r != 6 || f != 2 {
-			t.Errorf("counters retry=%v failed=%v, want 6, 2", r, f)
-		}
+		waitCounters(t, reg, map[string]float64{delivery.OutcomeRetry: 6, delivery.OutcomeFailed: 2})
 	})
 }
 
@@ -420,8 +412,8 @@ func TestConcurrentApprovals(t *testing.T) {
 	})
 }
 
-// Bulk-approving 1,000 ids inserts 1,000 jobs in the same transaction and
-// stays fast.
+// Bulk-approving 1,000 ids inserts 1,000 jobs in the same transaction. How
+// fast is the load benchmark's question (its bulk-1000 row), not a test's.
 func TestBulkApprove1000(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, s *store.Store) {
 		ids := fixture(t, s, "bk", 1000)
@@ -436,9 +428,6 @@ func TestBulkApprove1000(t *testing.T) {
 			t.Fatalf("jobs = %v", js)
 		}
 		t.Logf("%s: bulk approve of 1000 with their jobs in %s", s.Engine, took.Round(time.Millisecond))
-		if took > 3*time.Second && !raceEnabled { // the race detector slows the pure-Go SQLite ~50×
-			t.Errorf("bulk approve of 1000 took %s", took)
-		}
 	})
 }
 

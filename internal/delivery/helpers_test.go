@@ -231,6 +231,33 @@ func approve(t testing.TB, s *store.Store, id string) {
 	}
 }
 
+// waitCounters waits until each outcome's counter reads its wanted value. A
+// worker counts an outcome after the delivery's row is committed, so a test
+// that has just seen the row can be a moment ahead of the counter.
+func waitCounters(t testing.TB, reg *prometheus.Registry, want map[string]float64) {
+	t.Helper()
+	matches := func() bool {
+		for outcome, n := range want {
+			if counter(reg, outcome) != n {
+				return false
+			}
+		}
+		return true
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !matches() {
+		if time.Now().After(deadline) {
+			got := map[string]float64{}
+			for outcome := range want {
+				got[outcome] = counter(reg, outcome)
+			}
+			t.Errorf("spendsense_deliveries_total = %v, want %v", got, want)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func counter(reg *prometheus.Registry, outcome string) float64 {
 	mfs, _ := reg.Gather()
 	for _, mf := range mfs {

@@ -1,5 +1,0 @@
-//go:build race
-
-package delivery_test
-
-const raceEnabled = true
