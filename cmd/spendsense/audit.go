@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/spendsense/operator-api/internal/auditproof"
+	"github.com/spendsense/operator-api/internal/store"
 )
 
 // signingKeyEnv holds the audit seals' Ed25519 signing key (base64 of the
@@ -21,7 +23,7 @@ func auditCmd() *cobra.Command {
 		Use:   "audit",
 		Short: "Prove the audit trail: verify its hash chains and signed seals, print the sealing public key",
 	}
-	cmd.AddCommand(auditVerifyCmd(), auditPubkeyCmd())
+	cmd.AddCommand(auditVerifyCmd(), auditPubkeyCmd(), auditSealCmd())
 	return cmd
 }
 
@@ -112,4 +114,33 @@ func printReport(out io.Writer, rep auditproof.Report, source string) error {
 		fmt.Fprintf(out, "also: %s\n", p)
 	}
 	return fmt.Errorf("audit trail does not verify: %d problem(s)", len(rep.Problems))
+}
+
+func auditSealCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "seal",
+		Short: "Seal every audit row not sealed yet now (serve --workers does it periodically)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			key, err := signingKey()
+			if err != nil {
+				return err
+			}
+			if key == nil {
+				return errors.New(signingKeyEnv + " is not set")
+			}
+			s, err := openCurrent(cmd, false) // sealing writes, but never migrates
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			start := time.Now()
+			n, err := s.SealAllAudit(cmd.Context(), key, store.DefaultSealRows)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "sealed: %d new seal(s) in %s\n", n, time.Since(start).Round(time.Millisecond))
+			return nil
+		},
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/spendsense/operator-api/internal/auditseal"
 	"github.com/spendsense/operator-api/internal/auth"
 	"github.com/spendsense/operator-api/internal/delivery"
 	"github.com/spendsense/operator-api/internal/httpapi"
@@ -24,6 +25,7 @@ import (
 func serveCmd() *cobra.Command {
 	var addr, pprofAddr string
 	var maxWrites, maxBulk, maxReads int
+	var sealEvery time.Duration
 	var demo, workers, serveAPI bool
 	var alertTh store.AlertThresholds
 	var rs realtimeSettings
@@ -65,6 +67,10 @@ func serveCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("SPENDSENSE_JWT_SECRET: %w", err)
 			}
+			sealKey, err := signingKey()
+			if err != nil {
+				return fmt.Errorf("%s: %w", signingKeyEnv, err)
+			}
 			var sink delivery.Sink
 			if workers {
 				if sink, err = delivery.NewSink(os.Getenv("SPENDSENSE_DELIVERY_WEBHOOK_URL"), os.Getenv("SPENDSENSE_DELIVERY_SECRET"), log); err != nil {
@@ -100,7 +106,15 @@ func serveCmd() *cobra.Command {
 			// Delivery: every process installs the enqueuer (approvals insert
 			// their job in the approving transaction); only --workers runs jobs.
 			reg := prometheus.NewRegistry()
-			dsvc, err := delivery.New(delivery.Config{Store: s, Sink: sink, Logger: log, Registry: reg, InsertOnly: !workers})
+			var jobs []delivery.Jobs
+			if sealKey == nil {
+				// A key made up per process would sign seals no auditor
+				// can check, and differ between processes: no seals at all.
+				log.Warn(signingKeyEnv + " is not set: audit rows are hash-chained but NOT sealed, so removing a whole chain with its head would go undetected; set it (base64 of a 32-byte Ed25519 seed) to seal")
+			} else if workers {
+				jobs = append(jobs, auditseal.Jobs(s, sealKey, sealEvery, log))
+			}
+			dsvc, err := delivery.New(delivery.Config{Store: s, Sink: sink, Logger: log, Registry: reg, InsertOnly: !workers, Jobs: jobs})
 			if err != nil {
 				return err
 			}
@@ -167,6 +181,7 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&addr, "addr", envOr("SPENDSENSE_ADDR", "127.0.0.1:8000"), "listen address (env SPENDSENSE_ADDR)")
 	cmd.Flags().BoolVar(&workers, "workers", true, "run delivery workers in this process (false: API only; approvals still enqueue their delivery)")
 	cmd.Flags().BoolVar(&serveAPI, "api", true, "serve the HTTP API (false: delivery workers only, no listener)")
+	cmd.Flags().DurationVar(&sealEvery, "audit-seal-interval", auditseal.DefaultInterval, "how often the worker process seals the audit rows written since the last seal (needs "+signingKeyEnv+")")
 	cmd.Flags().IntVar(&maxWrites, "max-inflight-writes", 256, "actions served at once; more are answered 503 with Retry-After (-1: no limit)")
 	cmd.Flags().IntVar(&maxBulk, "max-inflight-bulk", 32, "bulk approvals and ingest batches served at once; more are answered 503 with Retry-After (-1: no limit)")
 	cmd.Flags().IntVar(&maxReads, "max-inflight-reads", 1024, "reads served at once; more are answered 503 with Retry-After (-1: no limit)")

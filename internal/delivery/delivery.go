@@ -124,6 +124,17 @@ type Config struct {
 	// RescueAfter is how long a job may stay running (its worker died)
 	// before River runs it again (default 5 minutes).
 	RescueAfter time.Duration
+	// Jobs are other background jobs that run on this River client (the
+	// audit seals). One client per process: River elects one leader per
+	// database, and only the leader's client schedules periodic jobs.
+	Jobs []Jobs
+}
+
+// Jobs is a set of background jobs to run beside the deliveries.
+type Jobs struct {
+	Register func(*river.Workers)
+	Queues   map[string]river.QueueConfig
+	Periodic []*river.PeriodicJob
 }
 
 // Service is the delivery queue: a River client and, unless InsertOnly, its
@@ -180,6 +191,9 @@ func New(cfg Config) (*Service, error) {
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &worker{svc: svc})
+	for _, j := range cfg.Jobs {
+		j.Register(workers)
+	}
 	rc := &river.Config{
 		Logger:               cfg.Logger.With(slog.String("component", "river")),
 		MaxAttempts:          cfg.MaxAttempts,
@@ -194,6 +208,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if !cfg.InsertOnly {
 		rc.Queues = map[string]river.QueueConfig{Queue: {MaxWorkers: cfg.MaxWorkers}}
+		for _, j := range cfg.Jobs {
+			for name, q := range j.Queues {
+				rc.Queues[name] = q
+			}
+			rc.PeriodicJobs = append(rc.PeriodicJobs, j.Periodic...)
+		}
 	}
 	client, err := river.NewClient(cfg.Store.RiverDriver(), rc)
 	if err != nil {
