@@ -36,18 +36,24 @@ func signingKey() (ed25519.PrivateKey, error) {
 	return auditproof.ParsePrivateKey(v)
 }
 
+// requireSigningKey is signingKey for commands that cannot work without it.
+func requireSigningKey() (ed25519.PrivateKey, error) {
+	key, err := signingKey()
+	if err == nil && key == nil {
+		err = errors.New(signingKeyEnv + " is not set")
+	}
+	return key, err
+}
+
 func auditPubkeyCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "pubkey",
 		Short: "Print the public key of " + signingKeyEnv + " (give it to auditors for audit verify --pubkey)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			key, err := signingKey()
+			key, err := requireSigningKey()
 			if err != nil {
 				return err
-			}
-			if key == nil {
-				return errors.New(signingKeyEnv + " is not set")
 			}
 			_, err = fmt.Fprintln(cmd.OutOrStdout(), auditproof.PublicKeyText(key))
 			return err
@@ -122,12 +128,9 @@ func auditSealCmd() *cobra.Command {
 		Short: "Seal every audit row not sealed yet now (serve --workers does it periodically)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			key, err := signingKey()
+			key, err := requireSigningKey()
 			if err != nil {
 				return err
-			}
-			if key == nil {
-				return errors.New(signingKeyEnv + " is not set")
 			}
 			s, err := openCurrent(cmd, false) // sealing writes, but never migrates
 			if err != nil {
