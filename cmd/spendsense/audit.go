@@ -23,7 +23,7 @@ func auditCmd() *cobra.Command {
 		Use:   "audit",
 		Short: "Prove the audit trail: verify its hash chains and signed seals, print the sealing public key",
 	}
-	cmd.AddCommand(auditVerifyCmd(), auditPubkeyCmd(), auditSealCmd())
+	cmd.AddCommand(auditVerifyCmd(), auditPubkeyCmd(), auditSealCmd(), auditExportCmd())
 	return cmd
 }
 
@@ -62,26 +62,42 @@ func auditPubkeyCmd() *cobra.Command {
 }
 
 func auditVerifyCmd() *cobra.Command {
-	var pubText string
+	var pubText, export string
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Check every audit row's hash, every chain and head, and every seal; exit 0 only when all hold",
-		Long: `Checks the live database: each audit row's hash over its fields, each subject's
-chain up to the head kept on the subject row, and each seal (the Merkle root of
-its rows, its link to the seal before it, and its Ed25519 signature against
---pubkey, or against the key in ` + signingKeyEnv + ` when --pubkey is not given).`,
+		Long: `Checks each audit row's hash over its fields, each subject's chain up to the
+head kept on the subject row, and each seal (the Merkle root of its rows, its
+link to the seal before it, and its Ed25519 signature against --pubkey, or
+against the key in ` + signingKeyEnv + ` when --pubkey is not given).
+
+Without --export it reads the live database; with --export FILE it reads a
+proof export (spendsense audit export, or GET /audit-logs/export?format=proof)
+and needs no database: what an auditor runs, with the public key they keep.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			pub, err := verifyKey(pubText)
 			if err != nil {
 				return err
 			}
+			v := auditproof.NewVerifier(pub)
+			if export != "" {
+				f, err := os.Open(export)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := auditproof.ReadExport(f, v); err != nil {
+					return err
+				}
+				return printReport(cmd.OutOrStdout(), v.Finish(), export)
+			}
 			s, err := openCurrent(cmd, true) // verifying only reads
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			rep, err := s.VerifyAudit(cmd.Context(), auditproof.NewVerifier(pub))
+			rep, err := s.VerifyAudit(cmd.Context(), v)
 			if err != nil {
 				return err
 			}
@@ -89,6 +105,41 @@ its rows, its link to the seal before it, and its Ed25519 signature against
 		},
 	}
 	cmd.Flags().StringVar(&pubText, "pubkey", "", "base64 Ed25519 public key the seals must verify with (spendsense audit pubkey)")
+	cmd.Flags().StringVar(&export, "export", "", "verify this proof export file instead of the database")
+	return cmd
+}
+
+func auditExportCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Write the whole audit trail with its hashes, chain heads and seals (a proof export) for audit verify --export",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := openCurrent(cmd, true) // exporting only reads
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			w := cmd.OutOrStdout()
+			if out != "-" {
+				f, err := os.Create(out)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				w = f
+			}
+			if err := s.WriteAuditProof(cmd.Context(), w); err != nil {
+				return err
+			}
+			if f, ok := w.(*os.File); ok && out != "-" {
+				return f.Sync()
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "-", "file to write (- for standard output)")
 	return cmd
 }
 

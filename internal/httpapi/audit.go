@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -83,7 +84,7 @@ type auditExportInput struct {
 	RecommendationID string `query:"recommendation_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
 	StartDate        string `query:"start_date" maxLength:"64" doc:"A date (YYYY-MM-DD, from its start, UTC) or an RFC 3339 time." example:"2026-11-01"`
 	EndDate          string `query:"end_date" maxLength:"64" doc:"A date (includes that whole day, UTC) or an RFC 3339 time (inclusive)." example:"2026-11-30"`
-	Format           string `query:"format" default:"csv" enum:"csv,ndjson"`
+	Format           string `query:"format" default:"csv" enum:"csv,ndjson,proof" doc:"csv and ndjson rows carry their chain fields (prev_hash, row_hash, seal_id); proof is the whole trail with chain heads and seals, for spendsense audit verify --export (no filters)."`
 }
 
 func (a *API) registerAudit(api huma.API) {
@@ -131,6 +132,12 @@ func (a *API) registerAudit(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
+		if in.Format == "proof" {
+			if (f != store.AuditFilter{}) {
+				return nil, invalid("query.format", "a proof export is the whole trail: it takes no filters", in.Format)
+			}
+			return a.proofExport(), nil
+		}
 		return &huma.StreamResponse{Body: func(hc huma.Context) {
 			name := "audit-log-" + a.store.Now().Format("20060102T150405Z")
 			w := hc.BodyWriter()
@@ -146,9 +153,14 @@ func (a *API) registerAudit(api huma.API) {
 				hc.SetHeader("Content-Type", "text/csv; charset=utf-8")
 				hc.SetHeader("Content-Disposition", `attachment; filename="`+name+`.csv"`)
 				cw := csv.NewWriter(w)
-				_ = cw.Write([]string{"audit_id", "timestamp", "operator_id", "action", "recommendation_id", "metadata"})
+				_ = cw.Write([]string{"audit_id", "timestamp", "operator_id", "action", "recommendation_id", "metadata", "prev_hash", "row_hash", "seal_id"})
 				write = func(e store.AuditEntry) error {
-					return cw.Write([]string{e.AuditID, e.Timestamp.Format(time.RFC3339Nano), e.OperatorID, e.Action, e.RecommendationID, string(e.Metadata)})
+					seal := ""
+					if e.SealID != nil {
+						seal = strconv.FormatInt(*e.SealID, 10)
+					}
+					return cw.Write([]string{e.AuditID, e.Timestamp.Format(time.RFC3339Nano), e.OperatorID, e.Action, e.RecommendationID, string(e.Metadata),
+						*e.PrevHash, e.RowHash, seal})
 				}
 				flush = cw.Flush
 			}
@@ -168,4 +180,18 @@ func (a *API) registerAudit(api huma.API) {
 			}
 		}}, nil
 	})
+}
+
+// proofExport streams the whole trail as auditproof lines from one
+// snapshot: what an auditor verifies offline.
+func (a *API) proofExport() *huma.StreamResponse {
+	return &huma.StreamResponse{Body: func(hc huma.Context) {
+		name := "audit-proof-" + a.store.Now().Format("20060102T150405Z")
+		hc.SetHeader("Content-Type", "application/x-ndjson")
+		hc.SetHeader("Content-Disposition", `attachment; filename="`+name+`.ndjson"`)
+		hc.SetStatus(http.StatusOK)
+		if err := a.store.WriteAuditProof(hc.Context(), hc.BodyWriter()); err != nil {
+			_ = a.problem(hc.Context(), err) // headers are gone: stop and log
+		}
+	}}
 }

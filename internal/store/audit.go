@@ -16,6 +16,11 @@ type AuditEntry struct {
 	RecommendationID string          `json:"recommendation_id"`
 	Metadata         json.RawMessage `json:"metadata"`
 	Timestamp        time.Time       `json:"timestamp"`
+	// The chain fields, filled in for exports only (EachAudit):
+	// docs/RELIABILITY.md says how to check them.
+	PrevHash *string `json:"prev_hash,omitempty"`
+	RowHash  string  `json:"row_hash,omitempty"`
+	SealID   *int64  `json:"seal_id,omitempty"`
 }
 
 // AuditFilter selects audit rows; zero fields do not filter. To is exclusive.
@@ -195,19 +200,24 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, int
 	return out, total, next, nil
 }
 
-// EachAudit streams every matching audit row, newest first, to fn without
-// holding more than one row in memory.
+// EachAudit streams every matching audit row, newest first, with its
+// chain fields, to fn without holding more than one row in memory.
 func (s *Store) EachAudit(ctx context.Context, f AuditFilter, fn func(AuditEntry) error) error {
 	where, args := s.auditWhere(f)
-	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT `+auditColumns+` FROM operator_audit_log`+where+` ORDER BY timestamp DESC, audit_id DESC`), args...)
+	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT `+auditProofColumns+` FROM operator_audit_log`+where+` ORDER BY timestamp DESC, audit_id DESC`), args...)
 	if err != nil {
 		return fmt.Errorf("export audit: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		e, err := scanAudit(rows)
+		r, err := scanAuditProof(rows)
 		if err != nil {
 			return fmt.Errorf("export audit: %w", err)
+		}
+		e := AuditEntry{AuditID: r.AuditID, OperatorID: r.OperatorID, Action: r.Action, RecommendationID: r.RecommendationID,
+			Metadata: json.RawMessage(r.Metadata), Timestamp: r.Timestamp, PrevHash: &r.PrevHash, RowHash: r.RowHash}
+		if r.SealID != 0 {
+			e.SealID = &r.SealID
 		}
 		if err := fn(e); err != nil {
 			return err

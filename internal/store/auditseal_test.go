@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -150,4 +151,64 @@ func readSeal(t *testing.T, s *store.Store, id int64) auditproof.Seal {
 		t.Fatalf("seal %d is not the newest", id)
 	}
 	return *seal
+}
+
+// TestEditedExportFailsOfflineVerify checks a proof export on its own
+// (no database), untouched and after each kind of edit by hand.
+func TestEditedExportFailsOfflineVerify(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		chain := sealedHistory(t, s)
+		var buf bytes.Buffer
+		if err := s.WriteAuditProof(context.Background(), &buf); err != nil {
+			t.Fatal(err)
+		}
+		export := buf.String()
+		offline := func(text string) auditproof.Report {
+			v := auditproof.NewVerifier(sealKey.Public().(ed25519.PublicKey))
+			if err := auditproof.ReadExport(strings.NewReader(text), v); err != nil {
+				t.Fatal(err)
+			}
+			return v.Finish()
+		}
+		if rep := offline(export); !rep.OK() || rep.Rows != 11 || rep.Seals != 2 {
+			t.Fatalf("untouched export: %+v", rep)
+		}
+		lines := strings.SplitAfter(export, "\n")
+		lineOf := func(sub string) int {
+			for i, l := range lines {
+				if strings.Contains(l, sub) {
+					return i
+				}
+			}
+			t.Fatalf("no export line contains %q", sub)
+			return -1
+		}
+		without := func(i int) string { return strings.Join(append(append([]string{}, lines[:i]...), lines[i+1:]...), "") }
+		edits := map[string]struct {
+			text, want string
+		}{
+			"a field changed": {strings.Replace(export, `"operator_id":"op_s"`, `"operator_id":"op_a"`, 1), chain[2]},
+			"a row removed":   {without(lineOf(chain[1])), chain[2]},
+			"a seal removed":  {without(lineOf(`"seal_id":1,`)), "seal 2"},
+			"a head removed":  {without(lineOf(`"subject":"recommendation:rec_0000"`)), "recommendation:rec_0000"},
+		}
+		for name, e := range edits {
+			rep := offline(e.text)
+			if rep.OK() {
+				t.Errorf("%s: offline verify passed", name)
+				continue
+			}
+			if !strings.Contains(rep.Problems[0].String(), e.want) {
+				t.Errorf("%s: first problem %q, want one naming %s", name, rep.Problems[0], e.want)
+			}
+		}
+		// Another key does not verify the seals.
+		v := auditproof.NewVerifier(ed25519.NewKeyFromSeed(make([]byte, 32)).Public().(ed25519.PublicKey))
+		if err := auditproof.ReadExport(strings.NewReader(export), v); err != nil {
+			t.Fatal(err)
+		}
+		if v.Finish().OK() {
+			t.Error("seals verified with the wrong public key")
+		}
+	})
 }

@@ -1,9 +1,12 @@
 package store
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/spendsense/operator-api/internal/auditproof"
 )
@@ -38,18 +41,35 @@ func scanSeal(row rowScanner) (auditproof.Seal, error) {
 // every seal, all read in one snapshot so concurrent writers cannot make it
 // see half an action, and returns v's findings.
 func (s *Store) VerifyAudit(ctx context.Context, v *auditproof.Verifier) (auditproof.Report, error) {
-	err := s.readSnapshot(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+auditProofColumns+` FROM operator_audit_log`)
+	err := s.EachAuditProof(ctx,
+		func(r auditproof.Row) error { v.Row(r); return nil },
+		func(subject, head string) error { v.Head(subject, head); return nil },
+		func(seal auditproof.Seal) error { v.Seal(seal); return nil })
+	if err != nil {
+		return auditproof.Report{}, fmt.Errorf("verify audit: %w", err)
+	}
+	return v.Finish(), nil
+}
+
+// EachAuditProof streams the whole audit trail from one snapshot: every
+// row with its chain fields in audit id order, then every subject's chain
+// head, then every seal in order. It is what verify reads and what a proof
+// export carries.
+func (s *Store) EachAuditProof(ctx context.Context, row func(auditproof.Row) error, head func(subject, head string) error, seal func(auditproof.Seal) error) error {
+	return s.readSnapshot(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+auditProofColumns+` FROM operator_audit_log ORDER BY audit_id`)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
 			r, err := scanAuditProof(rows)
+			if err == nil {
+				err = row(r)
+			}
 			if err != nil {
 				rows.Close()
 				return err
 			}
-			v.Row(r)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -60,29 +80,28 @@ func (s *Store) VerifyAudit(ctx context.Context, v *auditproof.Verifier) (auditp
 			if t.table == "audit_heads" {
 				cond = t.col + ` <> ''`
 			}
-			rows, err := tx.QueryContext(ctx, `SELECT `+t.key+`, `+t.col+` FROM `+t.table+` WHERE `+cond)
+			rows, err := tx.QueryContext(ctx, `SELECT `+t.key+`, `+t.col+` FROM `+t.table+` WHERE `+cond+` ORDER BY `+t.key)
 			if err != nil {
 				return err
 			}
 			for rows.Next() {
-				var key, head string
-				if err := rows.Scan(&key, &head); err != nil {
+				var key, h string
+				err := rows.Scan(&key, &h)
+				if err == nil {
+					err = head(t.prefix+key, h)
+				}
+				if err != nil {
 					rows.Close()
 					return err
 				}
-				v.Head(t.prefix+key, head)
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
 				return err
 			}
 		}
-		return eachSeal(ctx, tx, func(seal auditproof.Seal) error { v.Seal(seal); return nil })
+		return eachSeal(ctx, tx, seal)
 	})
-	if err != nil {
-		return auditproof.Report{}, fmt.Errorf("verify audit: %w", err)
-	}
-	return v.Finish(), nil
 }
 
 func eachSeal(ctx context.Context, tx *sql.Tx, fn func(auditproof.Seal) error) error {
@@ -134,4 +153,21 @@ func (s *Store) chainCheck(ctx context.Context) (*Violation, error) {
 		v.Examples = append(v.Examples, p.String())
 	}
 	return v, nil
+}
+
+// WriteAuditProof writes the whole trail as a proof export (NDJSON lines
+// of auditproof.Line) from one snapshot.
+func (s *Store) WriteAuditProof(ctx context.Context, w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	err := s.EachAuditProof(ctx,
+		func(r auditproof.Row) error { return enc.Encode(auditproof.RowLine(r)) },
+		func(subject, head string) error {
+			return enc.Encode(auditproof.Line{Type: "head", Subject: subject, Head: head})
+		},
+		func(seal auditproof.Seal) error { return enc.Encode(auditproof.Line{Type: "seal", Seal: &seal}) })
+	if err != nil {
+		return fmt.Errorf("export audit proof: %w", err)
+	}
+	return bw.Flush()
 }
