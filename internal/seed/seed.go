@@ -149,6 +149,11 @@ func Generate(ctx context.Context, s *store.Store, opts Options) (Summary, error
 	if err != nil {
 		return Summary{}, err
 	}
+	// The audit history went in as plain rows; link it into the hash
+	// chains like any other history (docs/RELIABILITY.md).
+	if _, err := s.ChainUnchainedAudit(ctx); err != nil {
+		return Summary{}, err
+	}
 	if bar != nil {
 		bar.finish()
 	}

@@ -193,6 +193,13 @@ FROM v WHERE operator_audit_log.audit_id = v.k AND operator_audit_log.row_hash I
 	return chained, nil
 }
 
+// ChainUnchainedAudit links every audit row written without the chain
+// (bulk loads such as the seed generator write rows directly) into its
+// subject's chain, as the migration does for rows from before it.
+func (s *Store) ChainUnchainedAudit(ctx context.Context) (int, error) {
+	return s.chainLegacyAudit(ctx, legacyChainBatch, -1)
+}
+
 // legacyAuditRows reads up to n unchained rows, each subject's in time order.
 func (tx *Tx) legacyAuditRows(ctx context.Context, n int) ([]auditproof.Row, error) {
 	rows, err := tx.Query(ctx, `SELECT `+auditProofColumns+` FROM operator_audit_log WHERE row_hash IS NULL

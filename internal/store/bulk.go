@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spendsense/operator-api/internal/review"
@@ -63,6 +64,11 @@ func (s *Store) BulkApprove(ctx context.Context, in BulkApproveInput) (BulkResul
 		seen[id] = true
 		unique = append(unique, id)
 	}
+	// Rows are locked in id order, across chunks and within each: two bulk
+	// approvals over overlapping ids in different orders otherwise lock
+	// each other's next chunk and deadlock on PostgreSQL. (The report
+	// below follows the request's order.)
+	slices.Sort(unique)
 	err := s.WithLargeTx(ctx, func(tx *Tx) error {
 		approved := map[string]bool{}
 		reasons := map[string][2]string{}
@@ -121,7 +127,7 @@ func (tx *Tx) bulkApproveChunk(ctx context.Context, in BulkApproveInput, bulkID 
 	if lock != "" {
 		lock += " OF r"
 	}
-	rows, err := tx.Query(ctx, `SELECT `+recColumns+recFrom+`WHERE r.recommendation_id IN (`+placeholders(len(ids))+`)`+lock, args...)
+	rows, err := tx.Query(ctx, `SELECT `+recColumns+recFrom+`WHERE r.recommendation_id IN (`+placeholders(len(ids))+`) ORDER BY r.recommendation_id`+lock, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bulk read: %w", err)
 	}
