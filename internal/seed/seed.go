@@ -112,6 +112,7 @@ func Generate(ctx context.Context, s *store.Store, opts Options) (Summary, error
 		bar.start("users", int64(opts.Users))
 	}
 
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	chunks := make(chan *chunk, 4)
@@ -151,7 +152,7 @@ func Generate(ctx context.Context, s *store.Store, opts Options) (Summary, error
 	}
 	// The audit history went in as plain rows; link it into the hash
 	// chains like any other history (docs/RELIABILITY.md).
-	if _, err := s.ChainUnchainedAudit(ctx); err != nil {
+	if _, err := s.ChainUnchainedAudit(parent); err != nil {
 		return Summary{}, err
 	}
 	if bar != nil {
