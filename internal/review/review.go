@@ -118,6 +118,9 @@ type Recommendation struct {
 	DeliveredAt     *time.Time
 	ClaimedBy       *string
 	ClaimExpiresAt  *time.Time
+	// AuditHead is the hash of the newest audit row about it (its audit
+	// chain's head), "" before the first; the store's, not the API's.
+	AuditHead string `json:"-"`
 }
 
 // HeldByOther reports whether another operator holds a live claim on r.

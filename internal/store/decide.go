@@ -70,12 +70,34 @@ func (tx *Tx) decide(ctx context.Context, d decision, recs []*review.Recommendat
 	var out []decided
 	var approved []string
 	for _, g := range groups {
-		after, err := tx.applyEdge(ctx, d, g.from, g.to, g.recs)
+		// Each change's audit row is linked to its chain before the UPDATE,
+		// so that the UPDATE itself moves the chain head (the row lock the
+		// caller holds keeps rec.AuditHead current): no second write of
+		// the row, which on PostgreSQL would also run its triggers again.
+		entries := make([]AuditRecord, len(g.recs))
+		for i, rec := range g.recs {
+			var meta map[string]any
+			if d.meta != nil {
+				meta = d.meta(rec)
+			}
+			entries[i] = AuditRecord{OperatorID: d.actor.ID, Action: d.audit, RecommendationID: rec.ID, Metadata: meta}
+		}
+		rows, err := tx.newAuditRows(entries)
 		if err != nil {
 			return nil, nil, err
 		}
-		entries := make([]AuditRecord, 0, len(after))
-		for _, rec := range g.recs {
+		for i, rec := range g.recs {
+			rows[i].PrevHash = rec.AuditHead
+			if rows[i].RowHash, err = auditproof.Hash(rows[i]); err != nil {
+				return nil, nil, err
+			}
+		}
+		after, err := tx.applyEdge(ctx, d, g.from, g.to, g.recs, rows)
+		if err != nil {
+			return nil, nil, err
+		}
+		kept := rows[:0]
+		for i, rec := range g.recs {
 			a, ok := after[rec.ID]
 			if !ok {
 				// Changed since it was read: only possible when the
@@ -87,22 +109,14 @@ func (tx *Tx) decide(ctx context.Context, d decision, recs []*review.Recommendat
 				refused[rec.ID] = review.StatusConflict("change", cur.Status)
 				continue
 			}
-			var meta map[string]any
-			if d.meta != nil {
-				meta = d.meta(rec)
-			}
-			entries = append(entries, AuditRecord{OperatorID: d.actor.ID, Action: d.audit, RecommendationID: rec.ID, Metadata: meta})
-			out = append(out, decided{before: rec, after: a})
+			kept = append(kept, rows[i])
+			out = append(out, decided{before: rec, after: a, auditID: rows[i].AuditID})
 			if g.to == review.StatusApproved {
 				approved = append(approved, rec.ID)
 			}
 		}
-		ids, err := tx.writeAudit(ctx, entries)
-		if err != nil {
+		if err := tx.insertAudit(ctx, kept); err != nil {
 			return nil, nil, err
-		}
-		for i := range ids {
-			out[len(out)-len(ids)+i].auditID = ids[i]
 		}
 	}
 	if err := tx.enqueueDeliveries(ctx, approved); err != nil {
@@ -129,15 +143,28 @@ func (tx *Tx) decideOne(ctx context.Context, d decision, rec *review.Recommendat
 	return out[0], nil
 }
 
-// applyEdge runs the conditional UPDATE for recs, all in status from, and
+// applyEdge runs the conditional UPDATE for recs, all in status from
+// (setting each one's chain head to the hash of audit[i], its audit row), and
 // returns the rows it changed as they now are (RETURNING: no second read),
 // their deliveries as they were. A single item must also still have the
 // version it was read at.
-func (tx *Tx) applyEdge(ctx context.Context, d decision, from, to review.Status, recs []*review.Recommendation) (map[string]*review.Recommendation, error) {
+func (tx *Tx) applyEdge(ctx context.Context, d decision, from, to review.Status, recs []*review.Recommendation, audit []auditproof.Row) (map[string]*review.Recommendation, error) {
 	args := append([]any{string(to)}, d.args...)
 	set := "status = ?"
 	if d.set != "" {
 		set += ", " + d.set
+	}
+	// Each item's chain head becomes its new audit row's hash.
+	if len(recs) == 1 {
+		set += ", audit_head = ?"
+		args = append(args, audit[0].RowHash)
+	} else {
+		set += ", audit_head = CASE recommendation_id"
+		for i, r := range recs {
+			set += " WHEN ? THEN ?"
+			args = append(args, r.ID, audit[i].RowHash)
+		}
+		set += " END"
 	}
 	args = append(args, tx.s.ts(tx.Now), string(from))
 	where := "status = ? AND "
@@ -189,14 +216,35 @@ type AuditRecord struct {
 }
 
 // writeAudit is the one function that writes audit rows: every action
-// comes through it, in the transaction of the change it records. Each row
-// is linked into its subject's hash chain here (auditchain.go), so every
-// write path is chained without knowing it. It returns the new rows' ids
-// in order.
+// comes through it (decide through its two halves, newAuditRows and
+// insertAudit, moving the chain heads in its own UPDATE), in the
+// transaction of the change it records. Each row is linked into its
+// subject's hash chain here (auditchain.go), so every write path is
+// chained without knowing it. It returns the new rows' ids in order.
 func (tx *Tx) writeAudit(ctx context.Context, entries []AuditRecord) ([]string, error) {
 	if len(entries) == 0 {
 		return nil, nil
 	}
+	rows, err := tx.newAuditRows(entries)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.chainAudit(ctx, rows); err != nil {
+		return nil, err
+	}
+	if err := tx.insertAudit(ctx, rows); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.AuditID
+	}
+	return ids, nil
+}
+
+// newAuditRows makes the rows for entries, with new ids and tx's time,
+// not yet chained.
+func (tx *Tx) newAuditRows(entries []AuditRecord) ([]auditproof.Row, error) {
 	rows := make([]auditproof.Row, len(entries))
 	for i, e := range entries {
 		if e.Metadata == nil {
@@ -209,8 +257,13 @@ func (tx *Tx) writeAudit(ctx context.Context, entries []AuditRecord) ([]string, 
 		rows[i] = auditproof.Row{AuditID: NewID(), OperatorID: e.OperatorID, Action: e.Action,
 			RecommendationID: e.RecommendationID, Metadata: b, Timestamp: tx.Now}
 	}
-	if err := tx.chainAudit(ctx, rows); err != nil {
-		return nil, err
+	return rows, nil
+}
+
+// insertAudit inserts chained rows.
+func (tx *Tx) insertAudit(ctx context.Context, rows []auditproof.Row) error {
+	if len(rows) == 0 {
+		return nil
 	}
 	now := tx.s.ts(tx.Now)
 	err := insertMany(ctx, tx, `INSERT INTO operator_audit_log (audit_id, operator_id, action, recommendation_id, metadata, timestamp, prev_hash, row_hash) VALUES `, 8, len(rows),
@@ -219,13 +272,9 @@ func (tx *Tx) writeAudit(ctx context.Context, entries []AuditRecord) ([]string, 
 			return append(a, r.AuditID, r.OperatorID, r.Action, nullIfEmpty(r.RecommendationID), jsonText(r.Metadata), now, r.PrevHash, r.RowHash)
 		}, "")
 	if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
+		return fmt.Errorf("audit: %w", err)
 	}
-	ids := make([]string, len(rows))
-	for i, r := range rows {
-		ids[i] = r.AuditID
-	}
-	return ids, nil
+	return nil
 }
 
 // audit writes one audit row and returns its id.

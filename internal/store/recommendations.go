@@ -18,7 +18,7 @@ const recColumns = `r.recommendation_id, r.user_id, r.persona_primary, r.persona
  r.title, r.rationale, r.priority, r.status, r.content_url, r.read_time_minutes,
  r.tone_check, r.advice_check, r.eligibility_check, r.generated_at, r.created_at, r.updated_at,
  r.approved_by, r.approved_at, r.rejected_by, r.rejected_at, r.modified_by, r.modified_at,
- r.operator_notes, r.version, r.claimed_by, r.claim_expires_at, d.status, d.delivered_at`
+ r.operator_notes, r.version, r.claimed_by, r.claim_expires_at, r.audit_head, d.status, d.delivered_at`
 
 const recFrom = ` FROM recommendations r LEFT JOIN deliveries d ON d.recommendation_id = r.recommendation_id `
 
@@ -27,18 +27,18 @@ type rowScanner interface{ Scan(dest ...any) error }
 func scanRec(row rowScanner) (*review.Recommendation, error) {
 	var r review.Recommendation
 	var (
-		personaSecondary, contentURL, approvedBy, rejectedBy, modifiedBy, notes, claimedBy, delivery sql.NullString
-		readTime                                                                                     sql.NullInt64
-		generated, created, updated                                                                  Time
-		approvedAt, rejectedAt, modifiedAt, claimExp, deliveredAt                                    NullTime
-		status                                                                                       string
+		personaSecondary, contentURL, approvedBy, rejectedBy, modifiedBy, notes, claimedBy, delivery, head sql.NullString
+		readTime                                                                                           sql.NullInt64
+		generated, created, updated                                                                        Time
+		approvedAt, rejectedAt, modifiedAt, claimExp, deliveredAt                                          NullTime
+		status                                                                                             string
 	)
 	err := row.Scan(&r.ID, &r.UserID, &r.PersonaPrimary, &personaSecondary, &r.Type,
 		&r.Title, &r.Rationale, &r.Priority, &status, &contentURL, &readTime,
 		&r.Guardrails.ToneCheck, &r.Guardrails.AdviceCheck, &r.Guardrails.EligibilityCheck,
 		&generated, &created, &updated,
 		&approvedBy, &approvedAt, &rejectedBy, &rejectedAt, &modifiedBy, &modifiedAt,
-		&notes, &r.Version, &claimedBy, &claimExp, &delivery, &deliveredAt)
+		&notes, &r.Version, &claimedBy, &claimExp, &head, &delivery, &deliveredAt)
 	if err != nil {
 		return nil, err
 	}
@@ -56,6 +56,7 @@ func scanRec(row rowScanner) (*review.Recommendation, error) {
 	r.OperatorNotes = strPtr(notes)
 	r.ClaimedBy, r.ClaimExpiresAt = strPtr(claimedBy), claimExp.Ptr()
 	r.DeliveryStatus, r.DeliveredAt = strPtr(delivery), deliveredAt.Ptr()
+	r.AuditHead = head.String
 	return &r, nil
 }
 
