@@ -106,11 +106,10 @@ func readPassword(cmd *cobra.Command) (string, error) {
 	return pw, nil
 }
 
+// createOperator makes a demo operator: provisioning, not administration,
+// so it writes no audit row (see store.CreateOperator).
 func createOperator(ctx context.Context, s *store.Store, id, name, role, email, password string) error {
-	if !review.ValidRole(role) {
-		return fmt.Errorf("role must be one of %s", strings.Join(review.Roles, ", "))
-	}
-	hash, err := auth.HashPassword(password)
+	hash, err := auth.NewPasswordHash(password, id, email)
 	if err != nil {
 		return err
 	}
@@ -121,14 +120,27 @@ func createOperator(ctx context.Context, s *store.Store, id, name, role, email, 
 	return s.CreateOperator(ctx, op, hash)
 }
 
+func checkRole(role string) error {
+	if !review.ValidRole(role) {
+		return fmt.Errorf("role %q is not one of %s", role, strings.Join(review.Roles, ", "))
+	}
+	return nil
+}
+
+// operatorsCmd manages operator accounts from the command line. Each change
+// is audited with "cli" as the operator who made it, and none migrates the
+// database (run `spendsense migrate` first).
 func operatorsCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "operators", Short: "Manage operator accounts"}
+	cmd := &cobra.Command{Use: "operators", Short: "Manage operator accounts (each change audited, by \"cli\")"}
 	var id, name, role, email string
 	add := &cobra.Command{
 		Use:   "add",
-		Short: "Create an operator (password read from stdin)",
+		Short: "Create an operator (password read from stdin: at least 12 characters, not the id or e-mail)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkRole(role); err != nil {
+				return err
+			}
 			s, err := openCurrent(cmd, false)
 			if err != nil {
 				return err
@@ -138,7 +150,15 @@ func operatorsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := createOperator(cmd.Context(), s, id, name, role, email, pw); err != nil {
+			hash, err := auth.NewPasswordHash(pw, id, email)
+			if err != nil {
+				return err
+			}
+			op := store.Operator{ID: id, Name: name, Role: review.Role(role)}
+			if email != "" {
+				op.Email = &email
+			}
+			if _, err := s.AddOperator(cmd.Context(), store.CLIActor, op, hash); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "created operator %s (%s)\n", id, role)
@@ -165,64 +185,98 @@ func operatorsCmd() *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tNAME\tEMAIL\tROLE\tDISABLED")
+			fmt.Fprintln(w, "ID\tNAME\tEMAIL\tROLE\tENABLED\tLAST LOGIN")
 			for _, op := range ops {
-				email := ""
+				email, login := "", "never"
 				if op.Email != nil {
 					email = *op.Email
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%v\n", op.ID, op.Name, email, op.Role, op.Disabled)
+				if op.LastLoginAt != nil {
+					login = op.LastLoginAt.UTC().Format(time.RFC3339)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%v\t%s\n", op.ID, op.Name, email, op.Role, !op.Disabled, login)
 			}
 			return w.Flush()
 		},
 	}
 
-	var targetID string
-	disable := &cobra.Command{
-		Use: "disable", Short: "Disable an operator: no login, and existing tokens stop working", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := openCurrent(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			if err := s.DisableOperator(cmd.Context(), targetID); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "disabled operator %s\n", targetID)
-			return nil
-		},
+	// update runs one change on --id and says what it did.
+	var targetID, newRole string
+	update := func(use, short, done string, change func() (store.OperatorChange, error)) *cobra.Command {
+		c := &cobra.Command{
+			Use: use, Short: short, Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				ch, err := change()
+				if err != nil {
+					return err
+				}
+				s, err := openCurrent(cmd, false)
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				op, err := s.UpdateOperator(cmd.Context(), store.CLIActor, targetID, ch)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s (role %s, enabled %v)\n", done, op.ID, op.Role, !op.Disabled)
+				return nil
+			},
+		}
+		c.Flags().StringVar(&targetID, "id", "", "operator id")
+		_ = c.MarkFlagRequired("id")
+		return c
 	}
-	disable.Flags().StringVar(&targetID, "id", "", "operator id")
-	_ = disable.MarkFlagRequired("id")
+	disable := update("disable", "Disable an operator: no login, and its tokens stop working at its next request", "disabled",
+		func() (store.OperatorChange, error) { off := false; return store.OperatorChange{Enabled: &off}, nil })
+	enable := update("enable", "Enable a disabled operator again; it logs in anew (tokens from before the disabling stay refused)", "enabled",
+		func() (store.OperatorChange, error) { on := true; return store.OperatorChange{Enabled: &on}, nil })
+	roleCmd := update("role", "Change an operator's role; it applies from the operator's next request", "role set for",
+		func() (store.OperatorChange, error) {
+			if err := checkRole(newRole); err != nil {
+				return store.OperatorChange{}, err
+			}
+			r := review.Role(newRole)
+			return store.OperatorChange{Role: &r}, nil
+		})
+	roleCmd.Flags().StringVar(&newRole, "role", "", "operator, senior_operator, admin or ingest")
+	_ = roleCmd.MarkFlagRequired("role")
 
 	passwd := &cobra.Command{
-		Use: "passwd", Short: "Set an operator's password (read from stdin)", Args: cobra.NoArgs,
+		Use: "passwd", Short: "Set an operator's password (read from stdin); ends every token issued before", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := openCurrent(cmd, false)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
+			op, err := s.GetOperator(cmd.Context(), targetID)
+			if err != nil {
+				return err
+			}
 			pw, err := readPassword(cmd)
 			if err != nil {
 				return err
 			}
-			hash, err := auth.HashPassword(pw)
+			email := ""
+			if op.Email != nil {
+				email = *op.Email
+			}
+			hash, err := auth.NewPasswordHash(pw, op.ID, email)
 			if err != nil {
 				return err
 			}
-			if err := s.SetOperatorPassword(cmd.Context(), targetID, hash); err != nil {
+			if err := s.SetOperatorPassword(cmd.Context(), store.CLIActor, targetID, hash); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "password set for %s\n", targetID)
+			fmt.Fprintf(cmd.OutOrStdout(), "password set for %s; its earlier tokens no longer work\n", targetID)
 			return nil
 		},
 	}
 	passwd.Flags().StringVar(&targetID, "id", "", "operator id")
 	_ = passwd.MarkFlagRequired("id")
 
-	cmd.AddCommand(add, list, disable, passwd)
+	cmd.AddCommand(add, list, disable, enable, roleCmd, passwd)
 	return cmd
 }
 
@@ -254,7 +308,7 @@ func tokenCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tok, _, err := issuer.Issue(op.ID, op.Role)
+			tok, _, err := issuer.IssueFor(op.ID, op.Role, op.TokenEpoch, ttl)
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,9 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -14,11 +17,42 @@ const Cost = 10
 // ignore anything past 72 bytes, so longer passwords are refused instead.
 const MaxPasswordBytes = 72
 
+// MinPasswordChars is the shortest password PasswordRule accepts.
+const MinPasswordChars = 12
+
 // Password errors. They are safe to show whoever is setting the password.
 var (
-	ErrEmptyPassword   = errors.New("password must not be empty")
-	ErrPasswordTooLong = fmt.Errorf("password must be at most %d bytes", MaxPasswordBytes)
+	ErrEmptyPassword     = errors.New("password must not be empty")
+	ErrPasswordTooLong   = fmt.Errorf("password must be at most %d bytes", MaxPasswordBytes)
+	ErrPasswordTooShort  = fmt.Errorf("password must be at least %d characters", MinPasswordChars)
+	ErrPasswordBlank     = errors.New("password must not be all whitespace")
+	ErrPasswordIsAccount = errors.New("password must not be the operator id or e-mail")
 )
+
+// PasswordRule reports why pw may not become the password of the operator
+// with this id and e-mail (either may be empty), or nil: at least
+// MinPasswordChars characters, not all whitespace, not the id or the
+// e-mail (in any case), and no longer than bcrypt can use. Every path that
+// sets a password (the command line, the admin API, self-service) applies
+// it; logins do not, so an older, weaker password still works until it is
+// changed.
+func PasswordRule(pw, operatorID, email string) error {
+	if err := ValidatePassword(pw); err != nil {
+		return err
+	}
+	switch {
+	case strings.TrimFunc(pw, unicode.IsSpace) == "":
+		return ErrPasswordBlank
+	case utf8.RuneCountInString(pw) < MinPasswordChars:
+		return ErrPasswordTooShort
+	}
+	for _, account := range []string{operatorID, email} {
+		if account != "" && strings.EqualFold(strings.TrimSpace(pw), strings.TrimSpace(account)) {
+			return ErrPasswordIsAccount
+		}
+	}
+	return nil
+}
 
 // dummyHash is a bcrypt hash, at Cost, of a random password nobody knows.
 // DummyCheck compares against it so that a login for an unknown operator
@@ -37,6 +71,16 @@ func HashPassword(pw string) (string, error) {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
 	return string(h), nil
+}
+
+// NewPasswordHash applies PasswordRule for the operator with this id and
+// e-mail and returns the hash to store: what every path that sets a
+// password calls.
+func NewPasswordHash(pw, operatorID, email string) (string, error) {
+	if err := PasswordRule(pw, operatorID, email); err != nil {
+		return "", err
+	}
+	return HashPassword(pw)
 }
 
 // ValidatePassword reports why pw cannot be hashed, or nil.

@@ -39,9 +39,14 @@ var ErrInvalidToken = errors.New("invalid or expired token")
 var ErrWeakSecret = fmt.Errorf("JWT secret must be at least %d bytes", MinSecretBytes)
 
 // Claims are a token's contents: the registered claims (sub is the operator
-// id, jti a UUIDv7 used for logout) and the operator's role at issue time.
+// id, jti a UUIDv7 used for logout), the operator's role at issue time and
+// its password epoch: the store counts an operator's password changes, and
+// refuses a token carrying an older count, which is how a password change
+// ends every token issued before it (to the token, not to the second, as
+// an issue time would).
 type Claims struct {
-	Role review.Role `json:"role"`
+	Role  review.Role `json:"role"`
+	Epoch int64       `json:"epoch,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -66,6 +71,8 @@ func (c Claims) Validate() error {
 		return errors.New("token has no jti")
 	case !review.ValidRole(string(c.Role)):
 		return fmt.Errorf("token has unknown role %q", c.Role)
+	case c.Epoch < 0:
+		return errors.New("token has a negative epoch")
 	}
 	return nil
 }
@@ -147,6 +154,16 @@ func (i *Issuer) Issue(operatorID string, role review.Role) (string, Claims, err
 
 // IssueTTL is Issue with its own lifetime (the token command's --ttl).
 func (i *Issuer) IssueTTL(operatorID string, role review.Role, ttl time.Duration) (string, Claims, error) {
+	return i.IssueFor(operatorID, role, 0, ttl)
+}
+
+// IssueFor signs a token for operatorID acting as role at password epoch
+// (the operator's count of password changes), living ttl (the Issuer's TTL
+// if zero).
+func (i *Issuer) IssueFor(operatorID string, role review.Role, epoch int64, ttl time.Duration) (string, Claims, error) {
+	if ttl == 0 {
+		ttl = i.ttl
+	}
 	if operatorID == "" {
 		return "", Claims{}, errors.New("issue token: empty operator id")
 	}
@@ -162,7 +179,8 @@ func (i *Issuer) IssueTTL(operatorID string, role review.Role, ttl time.Duration
 	}
 	now := i.now().UTC().Truncate(time.Second)
 	c := Claims{
-		Role: role,
+		Role:  role,
+		Epoch: epoch,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    IssuerName,
 			Subject:   operatorID,

@@ -94,7 +94,7 @@ func TestAuth(t *testing.T) {
 			e.addOperator("op_leaver", review.RoleOperator)
 			tok := e.tokens["op_leaver"]
 			e.do("GET", "/api/auth/me", tok, nil).must(t, 200)
-			if err := s.DisableOperator(t.Context(), "op_leaver"); err != nil {
+			if err := s.DisableOperator(t.Context(), store.CLIActor, "op_leaver"); err != nil {
 				t.Fatal(err)
 			}
 			e.do("GET", "/api/auth/me", tok, nil).must(t, 401)

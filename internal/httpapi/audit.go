@@ -58,7 +58,7 @@ func parseDateOrTime(s string) (t time.Time, bareDate bool, err error) {
 
 type auditListInput struct {
 	OperatorID       string `query:"operator_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
-	Action           string `query:"action" enum:"approve,reject,modify,flag,resolve_flag,retry_delivery"`
+	Action           string `query:"action" enum:"approve,reject,modify,flag,resolve_flag,retry_delivery,operator_add,operator_disable,operator_enable,operator_role,operator_passwd,operator_edit"`
 	RecommendationID string `query:"recommendation_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
 	StartDate        string `query:"start_date" maxLength:"64" doc:"A date (YYYY-MM-DD, from its start, UTC) or an RFC 3339 time." example:"2026-11-01"`
 	EndDate          string `query:"end_date" maxLength:"64" doc:"A date (includes that whole day, UTC) or an RFC 3339 time (inclusive)." example:"2026-11-30"`
@@ -80,7 +80,7 @@ type auditListOutput struct {
 
 type auditExportInput struct {
 	OperatorID       string `query:"operator_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
-	Action           string `query:"action" enum:"approve,reject,modify,flag,resolve_flag,retry_delivery"`
+	Action           string `query:"action" enum:"approve,reject,modify,flag,resolve_flag,retry_delivery,operator_add,operator_disable,operator_enable,operator_role,operator_passwd,operator_edit"`
 	RecommendationID string `query:"recommendation_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
 	StartDate        string `query:"start_date" maxLength:"64" doc:"A date (YYYY-MM-DD, from its start, UTC) or an RFC 3339 time." example:"2026-11-01"`
 	EndDate          string `query:"end_date" maxLength:"64" doc:"A date (includes that whole day, UTC) or an RFC 3339 time (inclusive)." example:"2026-11-30"`
@@ -159,7 +159,7 @@ func (a *API) registerAudit(api huma.API) {
 					if e.SealID != nil {
 						seal = strconv.FormatInt(*e.SealID, 10)
 					}
-					return cw.Write([]string{e.AuditID, e.Timestamp.Format(time.RFC3339Nano), e.OperatorID, e.Action, e.RecommendationID, string(e.Metadata),
+					return cw.Write([]string{e.AuditID, e.Timestamp.Format(time.RFC3339Nano), e.OperatorID, e.Action, deref(e.RecommendationID), string(e.Metadata),
 						*e.PrevHash, e.RowHash, seal})
 				}
 				flush = cw.Flush
@@ -194,4 +194,11 @@ func (a *API) proofExport() *huma.StreamResponse {
 			_ = a.problem(hc.Context(), err) // headers are gone: stop and log
 		}
 	}}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -95,7 +95,10 @@ func (a *API) registerAuth(api huma.API) {
 		if err := a.store.ClearLoginFailures(ctx, key); err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		token, _, err := a.issuer.Issue(op.ID, op.Role)
+		if err := a.store.TouchLastLogin(ctx, op.ID); err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		token, _, err := a.issuer.IssueFor(op.ID, op.Role, op.TokenEpoch, 0)
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}

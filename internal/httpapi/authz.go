@@ -43,6 +43,13 @@ var access = map[string][]review.Role{
 
 	"create-realtime-ticket": reviewers,
 
+	"list-operators":  admins,
+	"add-operator":    admins,
+	"update-operator": admins,
+	// Everyone may call it for their own password (with current_password);
+	// the handler lets only admins set someone else's.
+	"set-operator-password": anyone,
+
 	"ingest-users":           ingesters,
 	"ingest-recommendations": ingesters,
 }

@@ -58,6 +58,15 @@ func authzRequests(pending, flagID string) map[string]func(i int) authzRequest {
 		"get-analytics":          fixed("/api/operator/analytics?tz=Europe/London", nil),
 		"create-realtime-ticket": fixed("/api/realtime/ticket", nil),
 		"retry-delivery":         fixed("/api/operator/deliveries/rec_0000/retry", nil),
+		"list-operators":         fixed("/api/operator/operators", nil),
+		"add-operator": func(i int) authzRequest {
+			return authzRequest{"/api/operator/operators", map[string]any{"operator_id": fmt.Sprintf("authz_op_%d", i), "name": "Authz",
+				"role": "operator", "password": "authz password long enough"}}
+		},
+		"update-operator": fixed("/api/operator/operators/op_operator", map[string]any{"name": "Renamed by authz"}),
+		// {self} is the caller: everyone may change their own password. A
+		// password the rule refuses (422) keeps every caller's tokens alive.
+		"set-operator-password": fixed("/api/operator/operators/{self}/password", map[string]any{"password": "short", "current_password": "x"}),
 		"ingest-users": func(i int) authzRequest {
 			return authzRequest{"/api/ingest/users", map[string]any{"users": []any{map[string]any{"user_id": fmt.Sprintf("authz_user_%d", i),
 				"signals": map[string]any{}, "personas": map[string]any{"30d": map[string]any{"primary": "student", "match_strength": 0.5}}}}}}
@@ -85,7 +94,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// The callers that must always be refused.
 		e.addOperator("op_disabled", review.RoleAdmin)
 		disabled := e.tokens["op_disabled"]
-		if err := s.DisableOperator(t.Context(), "op_disabled"); err != nil {
+		if err := s.DisableOperator(t.Context(), store.CLIActor, "op_disabled"); err != nil {
 			t.Fatal(err)
 		}
 		past, err := auth.NewIssuer(testSecret, time.Hour)
@@ -127,6 +136,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				t.Helper()
 				n++
 				r := build(n)
+				r.path = strings.ReplaceAll(r.path, "{self}", "op_"+who)
 				if !pathMatches(d.path, r.path) {
 					t.Fatalf("%s: request path %s does not match %s", opID, r.path, d.path)
 				}

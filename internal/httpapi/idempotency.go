@@ -219,7 +219,7 @@ func (a *API) idemCaller(ctx context.Context, r *http.Request, roles []review.Ro
 	if err != nil {
 		return "", false
 	}
-	op, err := a.store.Authenticate(ctx, claims.OperatorID(), claims.ID)
+	op, err := a.store.Authenticate(ctx, claims.OperatorID(), claims.ID, claims.Epoch)
 	if err != nil || !allowed(roles, op.Role) {
 		return "", false
 	}

@@ -211,7 +211,7 @@ func TestIdempotency(t *testing.T) {
 			tok := e.tokens["op_idem_leaver"]
 			first := e.do("POST", rp(ids[13], "/reject"), tok, map[string]any{"reason": "x"}, key("leaver")...).must(t, 200)
 			sameResponse(t, first, e.do("POST", rp(ids[13], "/reject"), tok, map[string]any{"reason": "x"}, key("leaver")...))
-			if err := s.DisableOperator(t.Context(), "op_idem_leaver"); err != nil {
+			if err := s.DisableOperator(t.Context(), store.CLIActor, "op_idem_leaver"); err != nil {
 				t.Fatal(err)
 			}
 			e.do("POST", rp(ids[13], "/reject"), tok, map[string]any{"reason": "x"}, key("leaver")...).must(t, 401)

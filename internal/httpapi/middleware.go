@@ -211,7 +211,7 @@ func (a *API) verifyBearer(ctx context.Context, header string) (*store.Operator,
 	if err != nil {
 		return nil, tokenInfo{}, http.StatusUnauthorized, "invalid or expired token"
 	}
-	op, err := a.store.Authenticate(ctx, claims.OperatorID(), claims.ID)
+	op, err := a.store.Authenticate(ctx, claims.OperatorID(), claims.ID, claims.Epoch)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			// The client went away while we looked it up: not a server

@@ -135,6 +135,7 @@ func New(cfg Config) *API {
 	a.registerFlags(api)
 	a.registerQueue(api)
 	a.registerDeliveries(api)
+	a.registerOperators(api)
 	a.registerIngest(api)
 	a.registerInsights(api)
 	a.registerRealtime(api)

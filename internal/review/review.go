@@ -45,11 +45,23 @@ const (
 	ActionTagAdd        = "tag_add"
 	ActionTagRemove     = "tag_remove"
 	ActionTagVocabulary = "tag_vocabulary"
+
+	// Operator administration: the audit row's operator_id is the admin
+	// who did it, or "cli" from the command line.
+	ActionOperatorAdd     = "operator_add"
+	ActionOperatorDisable = "operator_disable"
+	ActionOperatorEnable  = "operator_enable"
+	ActionOperatorRole    = "operator_role"
+	ActionOperatorPasswd  = "operator_passwd"
+	// ActionOperatorEdit records a change of an operator's name or e-mail,
+	// which the contract's list of actions does not name.
+	ActionOperatorEdit = "operator_edit"
 )
 
 // Actions lists every audit action.
 var Actions = []string{ActionApprove, ActionReject, ActionModify, ActionFlag, ActionResolveFlag, ActionRetryDelivery,
-	ActionUndo, ActionNoteAdd, ActionNoteEdit, ActionNoteDelete, ActionTagAdd, ActionTagRemove, ActionTagVocabulary}
+	ActionUndo, ActionNoteAdd, ActionNoteEdit, ActionNoteDelete, ActionTagAdd, ActionTagRemove, ActionTagVocabulary,
+	ActionOperatorAdd, ActionOperatorDisable, ActionOperatorEnable, ActionOperatorRole, ActionOperatorPasswd, ActionOperatorEdit}
 
 // Flag resolutions.
 const (

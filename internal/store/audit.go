@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -13,7 +14,7 @@ type AuditEntry struct {
 	AuditID          string          `json:"audit_id"`
 	OperatorID       string          `json:"operator_id"`
 	Action           string          `json:"action"`
-	RecommendationID string          `json:"recommendation_id"`
+	RecommendationID *string         `json:"recommendation_id" nullable:"true" doc:"null for actions about no recommendation (operator administration)."`
 	Metadata         json.RawMessage `json:"metadata"`
 	Timestamp        time.Time       `json:"timestamp"`
 	// The chain fields, filled in for exports only (EachAudit):
@@ -147,10 +148,11 @@ func scanAudit(row rowScanner) (AuditEntry, error) {
 	var e AuditEntry
 	var meta []byte
 	var ts Time
-	if err := row.Scan(&e.AuditID, &e.OperatorID, &e.Action, &e.RecommendationID, &meta, &ts); err != nil {
+	var rec sql.NullString
+	if err := row.Scan(&e.AuditID, &e.OperatorID, &e.Action, &rec, &meta, &ts); err != nil {
 		return e, err
 	}
-	e.Metadata, e.Timestamp = json.RawMessage(meta), ts.Time
+	e.RecommendationID, e.Metadata, e.Timestamp = strPtr(rec), json.RawMessage(meta), ts.Time
 	return e, nil
 }
 
@@ -214,8 +216,11 @@ func (s *Store) EachAudit(ctx context.Context, f AuditFilter, fn func(AuditEntry
 		if err != nil {
 			return fmt.Errorf("export audit: %w", err)
 		}
-		e := AuditEntry{AuditID: r.AuditID, OperatorID: r.OperatorID, Action: r.Action, RecommendationID: r.RecommendationID,
+		e := AuditEntry{AuditID: r.AuditID, OperatorID: r.OperatorID, Action: r.Action,
 			Metadata: json.RawMessage(r.Metadata), Timestamp: r.Timestamp, PrevHash: &r.PrevHash, RowHash: r.RowHash}
+		if r.RecommendationID != "" { // "" is a row about no recommendation
+			e.RecommendationID = &r.RecommendationID
+		}
 		if r.SealID != 0 {
 			e.SealID = &r.SealID
 		}

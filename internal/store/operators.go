@@ -19,15 +19,19 @@ import (
 // call the API. The password hash is deliberately not part of it: only
 // OperatorCredentials returns that, for checking a login.
 type Operator struct {
-	ID        string      `json:"operator_id"`
-	Name      string      `json:"name"`
-	Email     *string     `json:"email"`
-	Role      review.Role `json:"role"`
-	Disabled  bool        `json:"disabled"`
-	CreatedAt time.Time   `json:"created_at"`
+	ID          string      `json:"operator_id"`
+	Name        string      `json:"name"`
+	Email       *string     `json:"email"`
+	Role        review.Role `json:"role"`
+	Disabled    bool        `json:"disabled"`
+	CreatedAt   time.Time   `json:"created_at"`
+	LastLoginAt *time.Time  `json:"last_login_at"`
+	// TokenEpoch counts password changes; tokens issued before the last
+	// one carry a smaller count and are refused (Authenticate).
+	TokenEpoch int64 `json:"-"`
 }
 
-const operatorColumns = `o.operator_id, o.name, o.email, o.role, o.disabled, o.created_at`
+const operatorColumns = `o.operator_id, o.name, o.email, o.role, o.disabled, o.created_at, o.last_login_at, o.token_epoch`
 
 func scanOperator(row rowScanner, extra ...any) (*Operator, error) {
 	var (
@@ -35,12 +39,17 @@ func scanOperator(row rowScanner, extra ...any) (*Operator, error) {
 		email   sql.NullString
 		role    string
 		created Time
+		login   NullTime
 	)
-	dest := append([]any{&op.ID, &op.Name, &email, &role, &op.Disabled, &created}, extra...)
+	dest := append([]any{&op.ID, &op.Name, &email, &role, &op.Disabled, &created, &login, &op.TokenEpoch}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	op.Email, op.Role, op.CreatedAt = strPtr(email), review.Role(role), created.Time
+	if login.Valid {
+		t := login.Time
+		op.LastLoginAt = &t
+	}
 	return &op, nil
 }
 
@@ -58,10 +67,21 @@ func normalizeEmail(e *string) *string {
 	return &v
 }
 
-// CreateOperator adds an operator with an already hashed password. A taken
-// operator id or email is a conflict; a bad id, name, email or role is
-// invalid. op.Disabled is honoured; op.CreatedAt is set by the store.
+// CreateOperator adds an operator with an already hashed password, without
+// an audit row: for provisioning that is not administration (demo data,
+// benchmarks, test fixtures). An operator added by someone goes through
+// AddOperator. A taken operator id or email is a conflict; a bad id, name,
+// email or role is invalid. op.Disabled is honoured; op.CreatedAt is set by
+// the store.
 func (s *Store) CreateOperator(ctx context.Context, op Operator, passwordHash string) error {
+	if err := normalizeOperator(&op, passwordHash); err != nil {
+		return err
+	}
+	return s.WithTx(ctx, func(tx *Tx) error { return tx.insertOperator(ctx, op, passwordHash) })
+}
+
+// normalizeOperator trims op's name and e-mail and checks its fields.
+func normalizeOperator(op *Operator, passwordHash string) error {
 	op.Name = strings.TrimSpace(op.Name)
 	op.Email = normalizeEmail(op.Email)
 	switch {
@@ -69,42 +89,61 @@ func (s *Store) CreateOperator(ctx context.Context, op Operator, passwordHash st
 		return review.Errorf(review.EInvalid, "operator id %q is not valid: use 1 to 128 letters, digits or _ . : -", op.ID)
 	case op.Name == "":
 		return review.Errorf(review.EInvalid, "operator name must not be empty")
+	case len(op.Name) > 200:
+		return review.Errorf(review.EInvalid, "operator name must be at most 200 characters")
 	case !review.ValidRole(string(op.Role)):
 		return review.Errorf(review.EInvalid, "role %q is not one of %s", op.Role, strings.Join(review.Roles, ", "))
-	case op.Email != nil && (!strings.Contains(*op.Email, "@") || len(*op.Email) > 320):
+	case op.Email != nil && !validEmail(*op.Email):
 		return review.Errorf(review.EInvalid, "email %q is not valid", *op.Email)
 	case passwordHash == "":
 		return review.Errorf(review.EInvalid, "operator password hash must not be empty")
 	}
-	return s.WithTx(ctx, func(tx *Tx) error {
-		// Check first so the message can say which value is taken; the
-		// unique constraints (mapped below) still catch a concurrent insert.
-		var n int
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM operators WHERE operator_id = ?`, op.ID).Scan(&n); err != nil {
-			return fmt.Errorf("check operator id: %w", err)
+	return nil
+}
+
+func validEmail(e string) bool {
+	local, domain, ok := strings.Cut(e, "@")
+	return ok && local != "" && domain != "" && len(e) <= 320 && !strings.ContainsAny(e, " \t\r\n")
+}
+
+// insertOperator adds a checked operator inside tx.
+func (tx *Tx) insertOperator(ctx context.Context, op Operator, passwordHash string) error {
+	// Check first so the message can say which value is taken; the
+	// unique constraints (mapped below) still catch a concurrent insert.
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM operators WHERE operator_id = ?`, op.ID).Scan(&n); err != nil {
+		return fmt.Errorf("check operator id: %w", err)
+	}
+	if n > 0 {
+		return review.Errorf(review.EConflict, "operator %q already exists", op.ID)
+	}
+	if op.Email != nil {
+		if err := tx.emailTaken(ctx, *op.Email, ""); err != nil {
+			return err
 		}
-		if n > 0 {
-			return review.Errorf(review.EConflict, "operator %q already exists", op.ID)
-		}
-		if op.Email != nil {
-			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM operators WHERE lower(email) = ?`, *op.Email).Scan(&n); err != nil {
-				return fmt.Errorf("check operator email: %w", err)
-			}
-			if n > 0 {
-				return review.Errorf(review.EConflict, "an operator with email %q already exists", *op.Email)
-			}
-		}
-		now := tx.s.ts(tx.Now)
-		_, err := tx.Exec(ctx, `INSERT INTO operators (operator_id, name, email, role, password_hash, disabled, created_at, updated_at)
+	}
+	now := tx.s.ts(tx.Now)
+	_, err := tx.Exec(ctx, `INSERT INTO operators (operator_id, name, email, role, password_hash, disabled, created_at, updated_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, op.ID, op.Name, op.Email, string(op.Role), passwordHash, op.Disabled, now, now)
-		if isUniqueViolation(err) {
-			return review.Errorf(review.EConflict, "operator %q or its email already exists", op.ID)
-		}
-		if err != nil {
-			return fmt.Errorf("insert operator: %w", err)
-		}
-		return nil
-	})
+	if isUniqueViolation(err) {
+		return review.Errorf(review.EConflict, "operator %q or its email already exists", op.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("insert operator: %w", err)
+	}
+	return nil
+}
+
+// emailTaken is a conflict if an operator other than except has email.
+func (tx *Tx) emailTaken(ctx context.Context, email, except string) error {
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM operators WHERE lower(email) = ? AND operator_id <> ?`, email, except).Scan(&n); err != nil {
+		return fmt.Errorf("check operator email: %w", err)
+	}
+	if n > 0 {
+		return review.Errorf(review.EConflict, "an operator with email %q already exists", email)
+	}
+	return nil
 }
 
 // isUniqueViolation reports whether err is a driver's unique (or primary
@@ -185,29 +224,6 @@ func (s *Store) ListOperators(ctx context.Context) ([]Operator, error) {
 	return out, nil
 }
 
-// DisableOperator disables an operator: it can no longer log in, and
-// Authenticate refuses the tokens it already holds. Disabling a disabled
-// operator is not an error.
-func (s *Store) DisableOperator(ctx context.Context, id string) error {
-	return s.WithTx(ctx, func(tx *Tx) error {
-		res, err := tx.Exec(ctx, `UPDATE operators SET disabled = ?, updated_at = ? WHERE operator_id = ?`,
-			true, tx.s.ts(tx.Now), id)
-		return mustAffectOperator(res, err, id, "disable operator")
-	})
-}
-
-// SetOperatorPassword replaces an operator's password hash.
-func (s *Store) SetOperatorPassword(ctx context.Context, id, passwordHash string) error {
-	if passwordHash == "" {
-		return review.Errorf(review.EInvalid, "operator password hash must not be empty")
-	}
-	return s.WithTx(ctx, func(tx *Tx) error {
-		res, err := tx.Exec(ctx, `UPDATE operators SET password_hash = ?, updated_at = ? WHERE operator_id = ?`,
-			passwordHash, tx.s.ts(tx.Now), id)
-		return mustAffectOperator(res, err, id, "set operator password")
-	})
-}
-
 func mustAffectOperator(res sql.Result, err error, id, what string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -228,10 +244,12 @@ func errBadToken() error { return review.Errorf(review.EUnauthorized, "invalid o
 
 // Authenticate is the per-request check after a token's signature has been
 // verified: in one query it returns the token's operator if that operator
-// exists, is not disabled, and the token (jti) has not been revoked.
-// Anything else is EUnauthorized. The operator's current role is returned:
-// callers should authorize with it, not with the role the token carried.
-func (s *Store) Authenticate(ctx context.Context, operatorID, jti string) (*Operator, error) {
+// exists, is not disabled, has not changed its password since the token was
+// issued (epoch is the token's password epoch), and the token (jti) has not
+// been revoked. Anything else is EUnauthorized. The operator's current role
+// is returned: callers should authorize with it, not with the role the
+// token carried.
+func (s *Store) Authenticate(ctx context.Context, operatorID, jti string, epoch int64) (*Operator, error) {
 	if operatorID == "" || jti == "" {
 		return nil, errBadToken()
 	}
@@ -246,7 +264,7 @@ WHERE o.operator_id = ?`), jti, operatorID)
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
-	if op.Disabled || revoked.Valid {
+	if op.Disabled || revoked.Valid || epoch < op.TokenEpoch {
 		return nil, errBadToken()
 	}
 	return op, nil

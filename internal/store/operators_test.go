@@ -225,26 +225,26 @@ func TestOperatorDisableAndPassword(t *testing.T) {
 		ctx := context.Background()
 		mustCreate(t, s, store.Operator{ID: "op_1", Name: "One", Role: review.RoleOperator}, "old")
 
-		if err := s.SetOperatorPassword(ctx, "op_1", "new"); err != nil {
+		if err := s.SetOperatorPassword(ctx, store.CLIActor, "op_1", "new"); err != nil {
 			t.Fatal(err)
 		}
 		if _, hash, err := s.OperatorCredentials(ctx, "op_1"); err != nil || hash != "new" {
 			t.Fatalf("after passwd: %q %v", hash, err)
 		}
-		wantCode(t, s.SetOperatorPassword(ctx, "nobody", "x"), review.ENotFound)
-		wantCode(t, s.SetOperatorPassword(ctx, "op_1", ""), review.EInvalid)
+		wantCode(t, s.SetOperatorPassword(ctx, store.CLIActor, "nobody", "x"), review.ENotFound)
+		wantCode(t, s.SetOperatorPassword(ctx, store.CLIActor, "op_1", ""), review.EInvalid)
 
-		if err := s.DisableOperator(ctx, "op_1"); err != nil {
+		if err := s.DisableOperator(ctx, store.CLIActor, "op_1"); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DisableOperator(ctx, "op_1"); err != nil {
+		if err := s.DisableOperator(ctx, store.CLIActor, "op_1"); err != nil {
 			t.Fatalf("disabling twice: %v", err)
 		}
 		op, err := s.GetOperator(ctx, "op_1")
 		if err != nil || !op.Disabled {
 			t.Fatalf("after disable: %+v %v", op, err)
 		}
-		wantCode(t, s.DisableOperator(ctx, "nobody"), review.ENotFound)
+		wantCode(t, s.DisableOperator(ctx, store.CLIActor, "nobody"), review.ENotFound)
 	})
 }
 
@@ -300,7 +300,7 @@ func TestAuthenticate(t *testing.T) {
 		mustCreate(t, s, store.Operator{ID: "op_1", Name: "One", Email: strp("one@example.com"), Role: review.RoleSenior}, "h")
 		mustCreate(t, s, store.Operator{ID: "op_2", Name: "Two", Role: review.RoleOperator}, "h")
 
-		op, err := s.Authenticate(ctx, "op_1", "jti-a")
+		op, err := s.Authenticate(ctx, "op_1", "jti-a", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -309,40 +309,40 @@ func TestAuthenticate(t *testing.T) {
 		}
 
 		// Unknown operator, empty values.
-		_, err = s.Authenticate(ctx, "nobody", "jti-a")
+		_, err = s.Authenticate(ctx, "nobody", "jti-a", 0)
 		wantCode(t, err, review.EUnauthorized)
-		_, err = s.Authenticate(ctx, "", "jti-a")
+		_, err = s.Authenticate(ctx, "", "jti-a", 0)
 		wantCode(t, err, review.EUnauthorized)
-		_, err = s.Authenticate(ctx, "op_1", "")
+		_, err = s.Authenticate(ctx, "op_1", "", 0)
 		wantCode(t, err, review.EUnauthorized)
 
 		// Logout: that token is refused, the operator's other tokens are not.
 		if err := s.RevokeToken(ctx, "jti-a", exp); err != nil {
 			t.Fatal(err)
 		}
-		_, err = s.Authenticate(ctx, "op_1", "jti-a")
+		_, err = s.Authenticate(ctx, "op_1", "jti-a", 0)
 		wantCode(t, err, review.EUnauthorized)
-		if _, err := s.Authenticate(ctx, "op_1", "jti-b"); err != nil {
+		if _, err := s.Authenticate(ctx, "op_1", "jti-b", 0); err != nil {
 			t.Fatalf("other token of op_1: %v", err)
 		}
 		// A revoked jti is the token's, whoever presents it: refused for op_2 too.
-		_, err = s.Authenticate(ctx, "op_2", "jti-a")
+		_, err = s.Authenticate(ctx, "op_2", "jti-a", 0)
 		wantCode(t, err, review.EUnauthorized)
 
 		// Disabling stops every token of the operator at once.
-		if err := s.DisableOperator(ctx, "op_1"); err != nil {
+		if err := s.DisableOperator(ctx, store.CLIActor, "op_1"); err != nil {
 			t.Fatal(err)
 		}
-		_, err = s.Authenticate(ctx, "op_1", "jti-b")
+		_, err = s.Authenticate(ctx, "op_1", "jti-b", 0)
 		wantCode(t, err, review.EUnauthorized)
-		if _, err := s.Authenticate(ctx, "op_2", "jti-c"); err != nil {
+		if _, err := s.Authenticate(ctx, "op_2", "jti-c", 0); err != nil {
 			t.Fatalf("op_2 after op_1 disabled: %v", err)
 		}
 
 		// Every refusal reads the same.
-		_, e1 := s.Authenticate(ctx, "nobody", "x")
-		_, e2 := s.Authenticate(ctx, "op_1", "jti-b")
-		_, e3 := s.Authenticate(ctx, "op_2", "jti-a")
+		_, e1 := s.Authenticate(ctx, "nobody", "x", 0)
+		_, e2 := s.Authenticate(ctx, "op_1", "jti-b", 0)
+		_, e3 := s.Authenticate(ctx, "op_2", "jti-a", 0)
 		if e1.Error() != e2.Error() || e2.Error() != e3.Error() {
 			t.Fatalf("refusals differ: %q %q %q", e1, e2, e3)
 		}
