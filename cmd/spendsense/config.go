@@ -38,8 +38,12 @@ func loadConfig(cmd *cobra.Command) (config, error) {
 	return c, nil
 }
 
-// checkConfig is the root command's PersistentPreRunE.
+// checkConfig is the root command's PersistentPreRunE. The root itself
+// (help, --version) touches nothing.
 func checkConfig(cmd *cobra.Command, _ []string) error {
+	if !cmd.HasParent() {
+		return nil
+	}
 	for c := cmd; c != nil; c = c.Parent() {
 		if c.Annotations[skipConfig] != "" || c.Name() == "help" || c.Name() == "completion" {
 			return nil

@@ -27,12 +27,22 @@ func main() {
 		Short:         "SpendSense Operator API: human review of AI-generated financial-education recommendations",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       buildVersion(),
 		// Checked before any command acts, so a mistyped DATABASE_URL or
 		// log level stops every command the same way.
 		PersistentPreRunE: checkConfig,
 	}
-	root.SetVersionTemplate("{{.Version}}\n")
+	// --version by hand rather than cobra's Version field: printing that
+	// goes through text/template, whose reflection keeps every exported
+	// method of every linked type in the binary (4 MB here).
+	var showVersion bool
+	root.Flags().BoolVar(&showVersion, "version", false, "print the version, commit and Go version")
+	root.RunE = func(cmd *cobra.Command, _ []string) error {
+		if showVersion {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), buildVersion())
+			return err
+		}
+		return cmd.Help()
+	}
 	root.PersistentFlags().String("database-url", os.Getenv("DATABASE_URL"),
 		"database: empty for ./spendsense.db (SQLite), a SQLite file path in an existing folder, or postgres://… (env DATABASE_URL)")
 	root.AddCommand(serveCmd(), migrateCmd(), seedCmd(), operatorsCmd(), tokenCmd(), checkCmd(), openapiCmd(), auditCmd(), versionCmd())
