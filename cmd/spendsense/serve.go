@@ -55,6 +55,10 @@ func serveCmd() *cobra.Command {
 			if err := rs.check(); err != nil {
 				return err
 			}
+			window, err := undoWindow()
+			if err != nil {
+				return err
+			}
 			if !workers && !serveAPI {
 				return errors.New("--api=false and --workers=false leave nothing to run")
 			}
@@ -97,6 +101,7 @@ func serveCmd() *cobra.Command {
 				return err
 			}
 			defer s.Close()
+			s.SetUndoWindow(window)
 			out := cmd.OutOrStdout()
 			if demo {
 				if err := setupDemo(ctx, s, out); err != nil {

@@ -221,6 +221,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	svc.client = client
 	cfg.Store.SetEnqueue(svc.Enqueuer())
+	cfg.Store.SetCancel(Canceller(client))
 	return svc, nil
 }
 
@@ -236,8 +237,8 @@ func (s *Service) Enqueuer() store.EnqueueFunc { return Enqueuer(s.client) }
 // job River has not finished recording), it returns a conflict, so the
 // transaction rolls back rather than claiming a job it did not insert.
 func Enqueuer(client *river.Client[*sql.Tx]) store.EnqueueFunc {
-	return func(ctx context.Context, tx *store.Tx, ids []string) error {
-		res, err := insertJobs(ctx, client, tx, ids)
+	return func(ctx context.Context, tx *store.Tx, ids []string, at time.Time) error {
+		res, err := insertJobs(ctx, client, tx, ids, at)
 		if err != nil {
 			return err
 		}
@@ -254,19 +255,44 @@ func Enqueuer(client *river.Client[*sql.Tx]) store.EnqueueFunc {
 // lenientEnqueuer is Enqueuer that accepts an existing live job as enough
 // (used when repairing gaps, where another process may be doing the same).
 func lenientEnqueuer(client *river.Client[*sql.Tx]) store.EnqueueFunc {
-	return func(ctx context.Context, tx *store.Tx, ids []string) error {
-		_, err := insertJobs(ctx, client, tx, ids)
+	return func(ctx context.Context, tx *store.Tx, ids []string, at time.Time) error {
+		_, err := insertJobs(ctx, client, tx, ids, at)
 		return err
 	}
 }
 
-func insertJobs(ctx context.Context, client *river.Client[*sql.Tx], tx *store.Tx, ids []string) ([]*rivertype.JobInsertResult, error) {
+// Canceller returns a store.CancelFunc that cancels, inside the store
+// transaction, the live delivery jobs of the given recommendations (an
+// undone approval's scheduled job), so that a new approval can enqueue
+// its own.
+func Canceller(client *river.Client[*sql.Tx]) store.CancelFunc {
+	return func(ctx context.Context, tx *store.Tx, ids []string) error {
+		jobIDs, err := tx.LiveDeliveryJobs(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, id := range jobIDs {
+			if _, err := client.JobCancelTx(ctx, tx.Tx, id); err != nil {
+				return fmt.Errorf("cancel delivery job %d: %w", id, err)
+			}
+		}
+		return nil
+	}
+}
+
+func insertJobs(ctx context.Context, client *river.Client[*sql.Tx], tx *store.Tx, ids []string, at time.Time) ([]*rivertype.JobInsertResult, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	params := make([]river.InsertManyParams, len(ids))
 	for i, id := range ids {
 		params[i] = river.InsertManyParams{Args: DeliverArgs{RecommendationID: id}}
+		if !at.IsZero() {
+			// An approval's delivery waits out its undo window (River's
+			// scheduled jobs); the queue and uniqueness still come from
+			// DeliverArgs.InsertOpts.
+			params[i].InsertOpts = &river.InsertOpts{ScheduledAt: at}
+		}
 	}
 	res, err := client.InsertManyTx(tx.Context(ctx), tx.Tx, params)
 	if err != nil {

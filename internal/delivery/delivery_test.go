@@ -324,7 +324,7 @@ func TestApprovalAndJobAreAtomic(t *testing.T) {
 			t.Fatalf("jobs = %v, want exactly 1", js)
 		}
 		enq := s // the enqueuer fails: the approval must not commit
-		enq.SetEnqueue(func(context.Context, *store.Tx, []string) error { return fmt.Errorf("queue unavailable") })
+		enq.SetEnqueue(func(context.Context, *store.Tx, []string, time.Time) error { return fmt.Errorf("queue unavailable") })
 		if _, err := s.Approve(ctx, store.ApproveInput{ID: ids[1], Actor: operator}); err == nil {
 			t.Fatal("approve succeeded without its job")
 		}

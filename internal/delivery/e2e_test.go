@@ -74,6 +74,9 @@ func (e env) environ() []string {
 		"SPENDSENSE_DELIVERY_WEBHOOK_URL="+e.webhook,
 		"SPENDSENSE_DELIVERY_SECRET="+secret,
 		"SPENDSENSE_LOG_LEVEL=info",
+		// Deliveries wait out a short undo window, then go: the scheduled
+		// path across processes, without making the test wait minutes.
+		"SPENDSENSE_UNDO_WINDOW=1s",
 	)
 }
 

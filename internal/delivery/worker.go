@@ -48,6 +48,25 @@ func (w *worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 		return err
 	}
 	switch d.Status {
+	case review.DeliveryScheduled:
+		// The undo window is over: start the delivery, unless an undo
+		// cancelled it at this very moment (exactly one of the two wins).
+		started, err := st.StartDelivery(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !started {
+			if d, err = st.GetDelivery(ctx, id); err != nil {
+				return err
+			}
+			if d.Status == review.DeliveryCancelled {
+				log.InfoContext(ctx, "approval undone; delivery cancelled")
+				return river.JobCancel(fmt.Errorf("the approval of %q was undone", id))
+			}
+		}
+	case review.DeliveryCancelled:
+		log.InfoContext(ctx, "approval undone; delivery cancelled")
+		return river.JobCancel(fmt.Errorf("the approval of %q was undone", id))
 	case review.DeliveryDelivered:
 		// Sent and recorded by an earlier run of this job whose completion
 		// River did not get to record (a crash): nothing to do.

@@ -119,6 +119,24 @@ type flagOutput struct {
 	}
 }
 
+type undoInput struct {
+	ID             string `path:"id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Recommendation id."`
+	IfMatch        string `header:"If-Match" doc:"The version (ETag) you last saw; 412 if it has changed since."`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
+}
+
+type undoOutput struct {
+	Body struct {
+		Status           string         `json:"status" enum:"undone"`
+		RecommendationID string         `json:"recommendation_id"`
+		RestoredStatus   string         `json:"restored_status" enum:"pending,approved,rejected,flagged" doc:"The status the item is back in."`
+		RevertedFrom     string         `json:"reverted_from" enum:"pending,approved,rejected,flagged" doc:"The status the undone decision had made."`
+		UndoneBy         string         `json:"undone_by"`
+		UndoneAt         time.Time      `json:"undone_at"`
+		Recommendation   Recommendation `json:"recommendation"`
+	}
+}
+
 type bulkInput struct {
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255"`
 	Body           struct {
@@ -255,6 +273,32 @@ func (a *API) registerActions(api huma.API) {
 		out := &flagOutput{}
 		out.Body.Status, out.Body.RecommendationID, out.Body.FlagID = "flagged", rec.ID, flagID
 		out.Body.FlaggedBy, out.Body.FlaggedAt, out.Body.Recommendation = actor.ID, rec.UpdatedAt, toWire(rec)
+		return out, nil
+	})
+
+	register(api, huma.Operation{
+		OperationID: "undo", Method: http.MethodPost, Path: recPath + "/{id}/undo", Tags: tags,
+		Summary: "Undo the last decision on a recommendation",
+		Description: "Within the undo window (`SPENDSENSE_UNDO_WINDOW`, default 5m; `0` turns undo off) after an approve, reject, flag or flag resolution, " +
+			"the operator who made it, or a senior_operator/admin, may take it back: the item returns to `previous_status`, a flag the decision opened is withdrawn, " +
+			"a flag it closed is open again, and an approval's scheduled delivery is cancelled, in one transaction with an `undo` audit row. " +
+			"`409` when there is nothing to undo, the window has closed, the delivery has started, or the decision was already undone (one level only).",
+		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed},
+	}, func(ctx context.Context, in *undoInput) (*undoOutput, error) {
+		pre, err := precondition(in.IfMatch)
+		if err != nil {
+			return nil, err
+		}
+		actor := actorFrom(ctx)
+		res, err := a.store.Undo(ctx, store.UndoInput{ID: in.ID, Actor: actor, Pre: pre})
+		a.count(review.ActionUndo, err)
+		if err != nil {
+			return nil, a.problem(ctx, err)
+		}
+		out := &undoOutput{}
+		out.Body.Status, out.Body.RecommendationID, out.Body.UndoneBy, out.Body.UndoneAt = "undone", in.ID, actor.ID, res.UndoneAt
+		out.Body.RestoredStatus, out.Body.RevertedFrom = string(res.Restored), string(res.RevertedFrom)
+		out.Body.Recommendation = toWire(res.Recommendation)
 		return out, nil
 	})
 

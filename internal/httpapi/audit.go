@@ -58,11 +58,11 @@ func parseDateOrTime(s string) (t time.Time, bareDate bool, err error) {
 
 type auditListInput struct {
 	OperatorID       string `query:"operator_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
-	Action           string `query:"action" enum:"approve,reject,modify,flag,resolve_flag,retry_delivery,operator_add,operator_disable,operator_enable,operator_role,operator_passwd,operator_edit"`
+	Action           string `query:"action" enum:"approve,reject,modify,flag,resolve_flag,retry_delivery,undo,note_add,note_edit,note_delete,tag_add,tag_remove,tag_vocabulary,operator_add,operator_disable,operator_enable,operator_role,operator_passwd,operator_edit,bulk_approve" doc:"An audit action, or bulk_approve for approvals made in bulk (approve rows with a bulk_id)."`
 	RecommendationID string `query:"recommendation_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
 	StartDate        string `query:"start_date" maxLength:"64" doc:"A date (YYYY-MM-DD, from its start, UTC) or an RFC 3339 time." example:"2026-11-01"`
 	EndDate          string `query:"end_date" maxLength:"64" doc:"A date (includes that whole day, UTC) or an RFC 3339 time (inclusive)." example:"2026-11-30"`
-	Limit            int    `query:"limit" default:"100" minimum:"1" maximum:"500"`
+	Limit            int    `query:"limit" default:"100" minimum:"1" maximum:"10000"`
 	Offset           int    `query:"offset" default:"0" minimum:"0" maximum:"10000000"`
 	Cursor           string `query:"cursor" maxLength:"512" doc:"next_cursor of the previous page (faster than offset on deep pages)."`
 }
@@ -80,7 +80,7 @@ type auditListOutput struct {
 
 type auditExportInput struct {
 	OperatorID       string `query:"operator_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
-	Action           string `query:"action" enum:"approve,reject,modify,flag,resolve_flag,retry_delivery,operator_add,operator_disable,operator_enable,operator_role,operator_passwd,operator_edit"`
+	Action           string `query:"action" enum:"approve,reject,modify,flag,resolve_flag,retry_delivery,undo,note_add,note_edit,note_delete,tag_add,tag_remove,tag_vocabulary,operator_add,operator_disable,operator_enable,operator_role,operator_passwd,operator_edit,bulk_approve" doc:"An audit action, or bulk_approve for approvals made in bulk (approve rows with a bulk_id)."`
 	RecommendationID string `query:"recommendation_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
 	StartDate        string `query:"start_date" maxLength:"64" doc:"A date (YYYY-MM-DD, from its start, UTC) or an RFC 3339 time." example:"2026-11-01"`
 	EndDate          string `query:"end_date" maxLength:"64" doc:"A date (includes that whole day, UTC) or an RFC 3339 time (inclusive)." example:"2026-11-30"`

@@ -50,6 +50,18 @@ var access = map[string][]review.Role{
 	// the handler lets only admins set someone else's.
 	"set-operator-password": anyone,
 
+	"list-notes":            reviewers,
+	"add-note":              reviewers,
+	"edit-note":             reviewers, // the store lets only the author or an admin
+	"delete-note":           reviewers, // the store lets only the author or an admin
+	"tag-vocabulary":        reviewers,
+	"list-tags":             reviewers,
+	"add-tag":               reviewers,
+	"remove-tag":            reviewers,
+	"add-tag-vocabulary":    admins,
+	"retire-tag-vocabulary": admins,
+	"undo":                  reviewers, // the store lets only the decision's author or a senior/admin
+
 	"ingest-users":           ingesters,
 	"ingest-recommendations": ingesters,
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -34,8 +35,29 @@ func installErrorModel() {
 				p.Errors = append(p.Errors, &huma.ErrorDetail{Message: err.Error()})
 			}
 		}
+		if status == http.StatusUnprocessableEntity && len(p.Errors) > 0 {
+			p.Detail = detailOf(p.Errors[0])
+		}
 		return p
 	}
+}
+
+// detailOf is a 422's detail: the first failing field and what is wrong
+// with it, since a client that shows only detail must still tell its user
+// what to fix ("validation failed" alone did not).
+func detailOf(e *huma.ErrorDetail) string {
+	where := strings.TrimPrefix(e.Location, "body.")
+	switch {
+	case where == "" || where == "body":
+		return "request body: " + e.Message
+	case strings.HasPrefix(where, "query."):
+		return "query parameter " + strings.TrimPrefix(where, "query.") + ": " + e.Message
+	case strings.HasPrefix(where, "path."):
+		return "path parameter " + strings.TrimPrefix(where, "path.") + ": " + e.Message
+	case strings.HasPrefix(where, "header."):
+		return "header " + strings.TrimPrefix(where, "header.") + ": " + e.Message
+	}
+	return where + ": " + e.Message
 }
 
 // domainStatus maps each domain error code to its HTTP status: the one place

@@ -124,6 +124,25 @@ func appendRecommendation(b []byte, r *Recommendation) []byte {
 	b = appendJSONTimePtr(b, r.ModifiedAt)
 	b = append(b, `,"operator_notes":`...)
 	b = appendJSONStringPtr(b, r.OperatorNotes)
+	b = append(b, `,"previous_status":`...)
+	b = appendJSONStringPtr(b, r.PreviousStatus)
+	b = append(b, `,"status_changed_at":`...)
+	b = appendJSONTimePtr(b, r.StatusChangedAt)
+	b = append(b, `,"undo_window_expires_at":`...)
+	b = appendJSONTimePtr(b, r.UndoWindowExpiresAt)
+	b = append(b, `,"tags":`...)
+	if r.Tags == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, t := range r.Tags {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, t)
+		}
+		b = append(b, ']')
+	}
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, r.Version, 10)
 	b = append(b, `,"delivery_status":`...)

@@ -79,7 +79,14 @@ func randomRecommendation(r *rand.Rand) Recommendation {
 		GeneratedAt:         tm(), CreatedAt: tm(), UpdatedAt: tm(),
 		ApprovedBy: ptr(), ApprovedAt: tptr(), RejectedBy: ptr(), RejectedAt: tptr(),
 		ModifiedBy: ptr(), ModifiedAt: tptr(), OperatorNotes: ptr(),
+		PreviousStatus: ptr(), StatusChangedAt: tptr(), UndoWindowExpiresAt: tptr(),
 		Version: r.Int64N(1 << 40), DeliveryStatus: ptr(),
+	}
+	switch r.IntN(3) { // nil, empty and filled tag lists
+	case 1:
+		rec.Tags = []string{}
+	case 2:
+		rec.Tags = []string{str(), str()}
 	}
 	if r.IntN(2) == 0 {
 		n := r.IntN(100000) - 50

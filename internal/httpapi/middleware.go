@@ -105,56 +105,37 @@ func writeProblem(w http.ResponseWriter, status int, detail string) {
 }
 
 // problemFallback makes the mux's own answers problem+json like every
-// other error: an unknown path is a 404 and a known path with the wrong
-// method a 405 (with Allow), instead of the mux's plain text. "GET /" is a
-// catch-all pattern in net/http, so only the root path itself reaches the
-// banner.
+// other error: a path that does not exist is a 404 whatever the method,
+// and a path that exists with other methods a 405 with Allow, instead of
+// the mux's plain text. "GET /" is a catch-all pattern in net/http (it
+// made every unknown path "exist" for GET, so a POST there was a 405):
+// it counts only for the root path itself.
 func problemFallback(mux *http.ServeMux) http.Handler {
+	routed := func(r *http.Request) bool {
+		_, p := mux.Handler(r)
+		return p != "" && (p != "GET /" || r.URL.Path == "/")
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		switch {
-		case pattern == "GET /" && r.URL.Path != "/":
-			// The catch-all hides a path that exists for other methods
-			// (GET on an action): that is a 405 too.
-			var allow []string
-			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
-				probe := r.Clone(r.Context())
-				probe.Method = m
-				if _, p := mux.Handler(probe); p != "" && p != "GET /" {
-					allow = append(allow, m)
-				}
-			}
-			if len(allow) > 0 {
-				w.Header().Set("Allow", strings.Join(allow, ", "))
-				writeProblem(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
-				return
-			}
-		case pattern != "":
+		if routed(r) {
 			mux.ServeHTTP(w, r)
 			return
-		default:
-			// Ask the mux what it would say (404, or 405 with Allow).
-			probe := &headerProbe{header: http.Header{}}
-			h.ServeHTTP(probe, r)
-			if probe.status == http.StatusMethodNotAllowed {
-				w.Header().Set("Allow", probe.header.Get("Allow"))
-				writeProblem(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
-				return
+		}
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if routed(probe) {
+				allow = append(allow, m)
 			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeProblem(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path+"; it answers "+strings.Join(allow, ", "))
+			return
 		}
 		writeProblem(w, http.StatusNotFound, "no endpoint at "+r.URL.Path+"; see /docs")
 	})
 }
-
-// headerProbe records what a handler answers and discards the body.
-type headerProbe struct {
-	header http.Header
-	status int
-}
-
-func (p *headerProbe) Header() http.Header         { return p.header }
-func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
-func (p *headerProbe) WriteHeader(code int)        { p.status = code }
 
 type actorKey struct{}
 

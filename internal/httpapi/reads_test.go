@@ -112,7 +112,7 @@ func TestAuditLogs(t *testing.T) {
 		if p2["logs"].([]any)[0].(map[string]any)["audit_id"] != p2o["logs"].([]any)[0].(map[string]any)["audit_id"] {
 			t.Error("cursor page 2 differs from offset page 2")
 		}
-		for _, q := range []string{"action=delete", "start_date=yesterday", "end_date=2026-13-01", "limit=501", "offset=-1", "start_date=2026-11-22&end_date=2026-11-21"} {
+		for _, q := range []string{"action=delete", "start_date=yesterday", "end_date=2026-13-01", "limit=10001", "limit=0", "action=approved", "offset=-1", "start_date=2026-11-22&end_date=2026-11-21"} {
 			e.do("GET", "/api/operator/audit-logs?"+q, op, nil).must(t, 422)
 		}
 

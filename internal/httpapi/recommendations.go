@@ -19,6 +19,7 @@ type listRecsInput struct {
 	Priority string `query:"priority" enum:"high,medium,low,all" doc:"all or absent for any."`
 	Type     string `query:"type" enum:"article,video,tool,quiz,partner_offer,all" doc:"all or absent for any."`
 	UserID   string `query:"user_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" doc:"One user's recommendations; all or absent for any."`
+	Tag      string `query:"tag" pattern:"^[a-z0-9_]{1,64}$" patternDescription:"a tag name" doc:"Only recommendations carrying this tag (a name of the tag vocabulary, retired ones included)."`
 	Limit    int    `query:"limit" default:"100" minimum:"1" maximum:"500"`
 	Cursor   string `query:"cursor" maxLength:"512" doc:"X-Next-Cursor of the previous page."`
 }
@@ -53,7 +54,13 @@ func (a *API) registerRecommendations(api huma.API) {
 		Errors:      []int{http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *listRecsInput) (*listRecsOutput, error) {
 		f := store.ListFilter{Status: noFilter(in.Status), Persona: noFilter(in.Persona), Priority: noFilter(in.Priority),
-			Type: noFilter(in.Type), UserID: noFilter(in.UserID), Limit: in.Limit}
+			Type: noFilter(in.Type), UserID: noFilter(in.UserID), Tag: in.Tag, Limit: in.Limit}
+		if in.Tag != "" {
+			// An unknown name is an error, never a silently empty list.
+			if err := a.knownTag(ctx, in.Tag); err != nil {
+				return nil, err
+			}
+		}
 		if in.Cursor != "" {
 			c, err := store.ParseCursor(in.Cursor)
 			if err != nil {
@@ -69,7 +76,7 @@ func (a *API) registerRecommendations(api huma.API) {
 		if next != nil {
 			out.NextCursor = next.Encode()
 			q := url.Values{}
-			for k, v := range map[string]string{"status": in.Status, "persona": in.Persona, "priority": in.Priority, "type": in.Type, "user_id": in.UserID} {
+			for k, v := range map[string]string{"status": in.Status, "persona": in.Persona, "priority": in.Priority, "type": in.Type, "user_id": in.UserID, "tag": in.Tag} {
 				if v != "" {
 					q.Set(k, v)
 				}
@@ -94,3 +101,17 @@ func (a *API) registerRecommendations(api huma.API) {
 }
 
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// knownTag is a 422 unless name is in the tag vocabulary (retired or not).
+func (a *API) knownTag(ctx context.Context, name string) error {
+	v, err := a.store.TagVocabulary(ctx, true)
+	if err != nil {
+		return a.problem(ctx, err)
+	}
+	for _, e := range v {
+		if e.TagName == name {
+			return nil
+		}
+	}
+	return invalid("query.tag", "tag \""+name+"\" is not in the tag vocabulary (GET /api/operator/tags/available)", name)
+}

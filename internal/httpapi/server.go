@@ -130,6 +130,7 @@ func New(cfg Config) *API {
 	a.registerAuth(api)
 	a.registerRecommendations(api)
 	a.registerActions(api)
+	a.registerAnnotations(api)
 	a.registerUsers(api)
 	a.registerAudit(api)
 	a.registerFlags(api)

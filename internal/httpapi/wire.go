@@ -32,12 +32,16 @@ type Recommendation struct {
 	ModifiedBy          *string           `json:"modified_by" nullable:"true"`
 	ModifiedAt          *time.Time        `json:"modified_at" nullable:"true"`
 	OperatorNotes       *string           `json:"operator_notes" nullable:"true"`
+	PreviousStatus      *string           `json:"previous_status" nullable:"true" enum:"pending,approved,rejected,flagged" doc:"The status before the last status change."`
+	StatusChangedAt     *time.Time        `json:"status_changed_at" nullable:"true" doc:"When the status last changed."`
+	UndoWindowExpiresAt *time.Time        `json:"undo_window_expires_at" nullable:"true" doc:"Set while the last decision can still be undone (POST …/undo); null otherwise."`
+	Tags                []string          `json:"tags" doc:"Tag names on this recommendation, oldest first."`
 	Version             int64             `json:"version" doc:"Increases with every change; send it back in If-Match."`
-	DeliveryStatus      *string           `json:"delivery_status" nullable:"true" enum:"queued,delivered,failed"`
+	DeliveryStatus      *string           `json:"delivery_status" nullable:"true" enum:"scheduled,queued,delivered,failed,cancelled" doc:"scheduled: approved, waiting out the undo window; cancelled: the approval was undone before sending."`
 }
 
 func toWire(r *review.Recommendation) Recommendation {
-	return Recommendation{
+	w := Recommendation{
 		ID: r.ID, UserID: r.UserID, PersonaPrimary: r.PersonaPrimary, PersonaSecondary: r.PersonaSecondary,
 		Type: r.Type, Title: r.Title, Rationale: r.Rationale, Priority: r.Priority, Status: string(r.Status),
 		ContentURL: r.ContentURL, ReadTimeMinutes: r.ReadTimeMinutes,
@@ -45,8 +49,17 @@ func toWire(r *review.Recommendation) Recommendation {
 		GeneratedAt: r.GeneratedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		ApprovedBy: r.ApprovedBy, ApprovedAt: r.ApprovedAt, RejectedBy: r.RejectedBy, RejectedAt: r.RejectedAt,
 		ModifiedBy: r.ModifiedBy, ModifiedAt: r.ModifiedAt, OperatorNotes: r.OperatorNotes,
+		StatusChangedAt: r.StatusChangedAt, UndoWindowExpiresAt: r.UndoExpiresAt, Tags: r.Tags,
 		Version: r.Version, DeliveryStatus: r.DeliveryStatus,
 	}
+	if r.PreviousStatus != nil {
+		p := string(*r.PreviousStatus)
+		w.PreviousStatus = &p
+	}
+	if w.Tags == nil {
+		w.Tags = []string{}
+	}
+	return w
 }
 
 func toWireList(recs []*review.Recommendation) []Recommendation {

@@ -72,9 +72,11 @@ const (
 
 // Delivery states. Delivery is not a review status: it is shown beside it.
 const (
+	DeliveryScheduled = "scheduled" // approved, waiting out the undo window
 	DeliveryQueued    = "queued"
 	DeliveryDelivered = "delivered"
 	DeliveryFailed    = "failed"
+	DeliveryCancelled = "cancelled" // the approval was undone before sending
 )
 
 // IDPattern is the shape of recommendation ids the engine may send.

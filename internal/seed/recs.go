@@ -3,6 +3,7 @@ package seed
 import (
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spendsense/operator-api/internal/review"
@@ -511,7 +512,9 @@ func (g *generator) trace(u *user, persona string, item content, generated time.
 	j := &g.j
 	top := round2(r.between(0.78, 0.97))
 	j.reset().arr()
-	j.open().key("content_id").str(item.id).key("score").num(top).key("title").str(item.title).close()
+	label := strings.ReplaceAll(persona, "_", " ")
+	j.open().key("content_id").str(item.id).key("match_reason").str("best fit for the " + label + " persona's signals").
+		key("relevance_score").num(top).key("title").str(item.title).close()
 	items := catalog[persona]
 	alts := r.intIn(2, 3)
 	score := top
@@ -523,7 +526,8 @@ func (g *generator) trace(u *user, persona string, item content, generated time.
 		}
 		alts--
 		score = round2(score - r.between(0.02, 0.15))
-		j.open().key("content_id").str(o.id).key("score").num(math.Max(score, 0.05)).key("title").str(o.title).close()
+		j.open().key("content_id").str(o.id).key("match_reason").str("also fits the " + label + " persona; ranked below the chosen item").
+			key("relevance_score").num(math.Max(score, 0.05)).key("title").str(o.title).close()
 	}
 	t.matches = j.end().String()
 

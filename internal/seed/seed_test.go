@@ -507,11 +507,17 @@ FROM operator_audit_log ORDER BY recommendation_id, timestamp, audit_id`)
 					fail("trace JSON %q: %v", d.doc, err)
 				}
 			}
-			if len(matches) < 3 || matches[0]["score"].(float64) < matches[1]["score"].(float64) {
+			if len(matches) < 3 || matches[0]["relevance_score"].(float64) < matches[1]["relevance_score"].(float64) || matches[0]["match_reason"] == "" {
 				fail("content matches %v", matches)
 			}
-			if assign["primary"] == nil || scores["overall"] == nil || sig["window_type"] != "30d" || len(sig) < 2 {
+			if assign["primary_persona"] == nil || assign["primary_match_strength"] == nil || scores["overall"] == nil ||
+				sig["window_type"] != "30d" || len(sig) < 2 {
 				fail("trace documents %v %v %v", assign, scores, sig)
+			}
+			// Exactly the contract's shape: what ingest accepts.
+			if err := store.CheckTraceShape(&store.IngestTrace{Signals: json.RawMessage(tr.signals), PersonaAssignment: json.RawMessage(tr.assign),
+				ContentMatches: json.RawMessage(tr.matches), RelevanceScores: json.RawMessage(tr.sc)}); err != nil {
+				fail("trace shape: %v", err)
 			}
 		}
 	})

@@ -400,20 +400,21 @@ var sortedPersonas = func() []int {
 	return o
 }()
 
-// assignmentJSON encodes a persona assignment as a trace records it.
+// assignmentJSON encodes a persona assignment in the contract's trace
+// shape (keys in canonical order), with each persona's score beside it.
 func assignmentJSON(j *jw, m personaMatch, s signals) string {
 	j.reset().open().key("criteria_met").arr()
 	for _, c := range criteria(s) {
 		j.str(c)
 	}
 	j.end().
-		key("match_strength").num(m.strength).
-		key("primary").str(m.primary).
+		key("primary_match_strength").num(m.strength).
+		key("primary_persona").str(m.primary).
 		key("scores").open()
 	for _, i := range sortedPersonas {
 		j.key(personaNames[i]).num(m.scores[i])
 	}
-	return j.close().key("secondary").strOrNull(m.secondary).close().String()
+	return j.close().key("secondary_persona").strOrNull(m.secondary).close().String()
 }
 
 // traceSignalsJSON encodes the signals a persona's recommendations draw on,

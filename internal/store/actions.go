@@ -24,12 +24,20 @@ type Precondition struct {
 	IfMatch *int64
 }
 
-// EnqueueFunc inserts the delivery job for an approval inside the approving
-// transaction. The delivery package provides it; nil means no worker queue.
-type EnqueueFunc func(ctx context.Context, tx *Tx, recommendationIDs []string) error
+// EnqueueFunc inserts the delivery jobs of an approval inside the approving
+// transaction, to run at at (now, when zero). The delivery package
+// provides it; nil means no worker queue.
+type EnqueueFunc func(ctx context.Context, tx *Tx, recommendationIDs []string, at time.Time) error
+
+// CancelFunc cancels, inside the undoing transaction, the delivery jobs of
+// approvals being undone.
+type CancelFunc func(ctx context.Context, tx *Tx, recommendationIDs []string) error
 
 // SetEnqueue installs the delivery enqueuer.
 func (s *Store) SetEnqueue(fn EnqueueFunc) { s.enqueue = fn }
+
+// SetCancel installs the delivery job canceller.
+func (s *Store) SetCancel(fn CancelFunc) { s.cancelJobs = fn }
 
 // NewID returns a time-ordered unique id (UUIDv7): unique under any
 // concurrency, unlike the seed's ids built from Unix seconds.
@@ -66,21 +74,27 @@ func (tx *Tx) lockForAction(ctx context.Context, id string, actor Actor, pre Pre
 // the delivery's two (which an UPDATE cannot join) left NULL.
 var recReturning = strings.NewReplacer("r.", "", "d.status", "NULL", "d.delivered_at", "NULL").Replace(recColumns)
 
-// enqueueDeliveries gives each id a queued deliveries row and its job.
-func (tx *Tx) enqueueDeliveries(ctx context.Context, ids []string) error {
+// enqueueDeliveries gives each id a deliveries row and its job, to be
+// sent after delay: an approval waits out its undo window (status
+// scheduled); with no delay it is queued at once.
+func (tx *Tx) enqueueDeliveries(ctx context.Context, ids []string, delay time.Duration) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	now := tx.s.ts(tx.Now)
+	status, at := review.DeliveryQueued, time.Time{}
+	if delay > 0 {
+		status, at = review.DeliveryScheduled, tx.Now.Add(delay)
+	}
 	err := insertMany(ctx, tx, `INSERT INTO deliveries (recommendation_id, status, attempts, queued_at, updated_at) VALUES `, 5, len(ids),
 		func(i int, args []any) []any {
-			return append(args, ids[i], review.DeliveryQueued, 0, now, now)
-		}, ` ON CONFLICT (recommendation_id) DO UPDATE SET status = 'queued', last_error = NULL, failed_at = NULL, updated_at = excluded.updated_at`)
+			return append(args, ids[i], status, 0, now, now)
+		}, ` ON CONFLICT (recommendation_id) DO UPDATE SET status = excluded.status, last_error = NULL, failed_at = NULL, queued_at = excluded.queued_at, updated_at = excluded.updated_at`)
 	if err != nil {
 		return fmt.Errorf("enqueue delivery: %w", err)
 	}
 	if tx.s.enqueue != nil {
-		return tx.s.enqueue(tx.Context(ctx), tx, ids)
+		return tx.s.enqueue(tx.Context(ctx), tx, ids, at)
 	}
 	return nil
 }
@@ -200,7 +214,7 @@ func (s *Store) Modify(ctx context.Context, in ModifyInput) (*review.Recommendat
 		}
 		if len(changes) == 0 {
 			out = rec
-			return nil
+			return attachTags(ctx, tx.Query, []*review.Recommendation{rec})
 		}
 		d, err := tx.decideOne(ctx, decision{
 			edge: review.EdgeModify, actor: in.Actor, set: set, args: args, audit: review.ActionModify,

@@ -24,6 +24,10 @@ type AuditEntry struct {
 	SealID   *int64  `json:"seal_id,omitempty"`
 }
 
+// ActionFilterBulkApprove is the audit filter for approvals made in bulk
+// (approve rows that carry a bulk_id); it is no action of its own.
+const ActionFilterBulkApprove = "bulk_approve"
+
 // AuditFilter selects audit rows; zero fields do not filter. To is exclusive.
 type AuditFilter struct {
 	OperatorID       string
@@ -40,7 +44,11 @@ func (s *Store) auditWhere(f AuditFilter) (string, []any) {
 	if f.OperatorID != "" {
 		where, args = append(where, "operator_id = ?"), append(args, f.OperatorID)
 	}
-	if f.Action != "" {
+	switch f.Action {
+	case "":
+	case ActionFilterBulkApprove:
+		where = append(where, "action = 'approve' AND "+s.d.jsonField("metadata", "bulk_id")+" IS NOT NULL")
+	default:
 		where, args = append(where, "action = ?"), append(args, f.Action)
 	}
 	if f.RecommendationID != "" {
@@ -70,7 +78,8 @@ func (s *Store) auditTotal(ctx context.Context, f AuditFilter) (int64, error) {
 	var q string
 	var args []any
 	switch {
-	case f.RecommendationID != "":
+	case f.RecommendationID != "" || f.Action == ActionFilterBulkApprove:
+		// The counters do not tell bulk approvals from single ones.
 		where, wargs := s.auditWhere(f)
 		q, args = `SELECT COUNT(*) FROM operator_audit_log`+where, wargs
 	case f.From == nil && f.To == nil:

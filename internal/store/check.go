@@ -29,20 +29,28 @@ var invariants = []struct{ name, query string }{
 	{"approved items have a delivery",
 		`SELECT r.recommendation_id FROM recommendations r LEFT JOIN deliveries d ON d.recommendation_id = r.recommendation_id
  WHERE r.status = 'approved' AND d.recommendation_id IS NULL`},
-	{"deliveries belong to approved items",
-		`SELECT d.recommendation_id FROM deliveries d JOIN recommendations r ON r.recommendation_id = d.recommendation_id WHERE r.status <> 'approved'`},
+	{"deliveries belong to approved items (cancelled ones to undone approvals)",
+		`SELECT d.recommendation_id FROM deliveries d JOIN recommendations r ON r.recommendation_id = d.recommendation_id
+ WHERE (r.status <> 'approved') <> (d.status = 'cancelled')`},
 	{"approved items have exactly one approving audit row",
 		`SELECT r.recommendation_id FROM recommendations r WHERE r.status = 'approved' AND (SELECT COUNT(*) FROM operator_audit_log a
- WHERE a.recommendation_id = r.recommendation_id AND (a.action = 'approve' OR (a.action = 'resolve_flag' AND {resolution} = 'approve'))) <> 1`},
+ WHERE a.recommendation_id = r.recommendation_id AND (a.action = 'approve' OR (a.action = 'resolve_flag' AND {resolution} = 'approve')) AND {not undone}) <> 1`},
 	{"rejected items have exactly one rejecting audit row",
 		`SELECT r.recommendation_id FROM recommendations r WHERE r.status = 'rejected' AND (SELECT COUNT(*) FROM operator_audit_log a
- WHERE a.recommendation_id = r.recommendation_id AND (a.action = 'reject' OR (a.action = 'resolve_flag' AND {resolution} = 'reject'))) <> 1`},
+ WHERE a.recommendation_id = r.recommendation_id AND (a.action = 'reject' OR (a.action = 'resolve_flag' AND {resolution} = 'reject')) AND {not undone}) <> 1`},
 	{"pending items have no approving or rejecting audit row",
 		`SELECT r.recommendation_id FROM recommendations r WHERE r.status = 'pending' AND EXISTS (SELECT 1 FROM operator_audit_log a
- WHERE a.recommendation_id = r.recommendation_id AND a.action IN ('approve', 'reject'))`},
+ WHERE a.recommendation_id = r.recommendation_id AND a.action IN ('approve', 'reject') AND {not undone})`},
+	{"every undo takes back a decision on its own recommendation",
+		`SELECT u.audit_id FROM operator_audit_log u WHERE u.action = 'undo' AND NOT EXISTS (SELECT 1 FROM operator_audit_log a
+ WHERE a.audit_id = {undone:u} AND a.recommendation_id = u.recommendation_id AND a.action IN (` + decisionActions + `))`},
+	{"a decision is undone at most once",
+		`SELECT k FROM (SELECT {undone:u} AS k, COUNT(*) AS n FROM operator_audit_log u WHERE u.action = 'undo' GROUP BY 1) x WHERE n > 1`},
+	{"an undo window is open only after a decision",
+		`SELECT recommendation_id FROM recommendations WHERE undo_expires_at IS NOT NULL AND (previous_status IS NULL OR status_changed_at IS NULL)`},
 	{"version is 1 + the number of audited changes",
 		`SELECT r.recommendation_id FROM recommendations r WHERE r.version <> 1 + (SELECT COUNT(*) FROM operator_audit_log a
- WHERE a.recommendation_id = r.recommendation_id AND a.action <> 'retry_delivery')`},
+ WHERE a.recommendation_id = r.recommendation_id AND a.action NOT IN ('retry_delivery', ` + annotationActions + `))`},
 	{"status counters match the recommendations",
 		`SELECT status FROM (SELECT status, SUM(n) AS d FROM (
  SELECT status, n FROM recommendation_status_counts
@@ -74,10 +82,26 @@ var invariants = []struct{ name, query string }{
  SELECT bucket, operator_id, action, n FROM operator_buckets
  UNION ALL SELECT {epochbucket:a.timestamp}, a.operator_id, a.action, -COUNT(*) FROM operator_audit_log a GROUP BY 1, 2, 3) x
  GROUP BY bucket, operator_id, action) y WHERE d <> 0`},
+	{"every note has its note_add audit row",
+		`SELECT n.note_id FROM recommendation_notes n WHERE NOT EXISTS (SELECT 1 FROM operator_audit_log a
+ WHERE a.recommendation_id = n.recommendation_id AND a.action = 'note_add' AND {meta:note_id} = n.note_id)`},
+	{"deleted notes are gone",
+		`SELECT n.note_id FROM recommendation_notes n WHERE EXISTS (SELECT 1 FROM operator_audit_log a
+ WHERE a.recommendation_id = n.recommendation_id AND a.action = 'note_delete' AND {meta:note_id} = n.note_id)`},
+	{"every tag has its tag_add audit row",
+		`SELECT t.tag_id FROM recommendation_tags t WHERE NOT EXISTS (SELECT 1 FROM operator_audit_log a
+ WHERE a.recommendation_id = t.recommendation_id AND a.action = 'tag_add' AND {meta:tag_id} = t.tag_id)`},
+	{"removed tags are gone",
+		`SELECT t.tag_id FROM recommendation_tags t WHERE EXISTS (SELECT 1 FROM operator_audit_log a
+ WHERE a.recommendation_id = t.recommendation_id AND a.action = 'tag_remove' AND {meta:tag_id} = t.tag_id)`},
 	{"every flag has a flag audit row",
 		`SELECT f.flag_id FROM recommendation_flags f WHERE NOT EXISTS (SELECT 1 FROM operator_audit_log a
  WHERE a.recommendation_id = f.recommendation_id AND a.action = 'flag')`},
 }
+
+// annotationActions are the audit actions about notes and tags: they
+// change no recommendation (its version stays).
+const annotationActions = `'note_add', 'note_edit', 'note_delete', 'tag_add', 'tag_remove'`
 
 // Check verifies the database's invariants (status ↔ audit ↔ flags ↔
 // deliveries, foreign keys) and returns every violation found; none means
@@ -87,6 +111,12 @@ func (s *Store) Check(ctx context.Context) ([]Violation, error) {
 	for _, inv := range invariants {
 		q := strings.ReplaceAll(inv.query, "{resolution}", s.d.jsonField("a.metadata", "resolution"))
 		q = strings.ReplaceAll(q, "{day:a.timestamp}", s.d.utcDay("a.timestamp"))
+		q = strings.ReplaceAll(q, "{not undone}", `NOT EXISTS (SELECT 1 FROM operator_audit_log u
+ WHERE u.recommendation_id = a.recommendation_id AND u.action = 'undo' AND {undone:u} = a.audit_id)`)
+		q = strings.ReplaceAll(q, "{undone:u}", s.d.jsonField("u.metadata", "undone_audit_id"))
+		for _, key := range []string{"note_id", "tag_id"} {
+			q = strings.ReplaceAll(q, "{meta:"+key+"}", s.d.jsonField("a.metadata", key))
+		}
 		for _, col := range []string{"a.timestamp", "created_at"} {
 			q = strings.ReplaceAll(q, "{epochbucket:"+col+"}", "("+s.d.epoch(col)+" / 900 * 900)")
 		}
@@ -120,7 +150,7 @@ func (s *Store) Check(ctx context.Context) ([]Violation, error) {
 		return nil, err
 	}
 	if len(gaps) > 0 {
-		out = append(out, Violation{Invariant: "queued deliveries have a live delivery job", Count: int64(len(gaps)), Examples: gaps[:min(5, len(gaps))]})
+		out = append(out, Violation{Invariant: "scheduled and queued deliveries have a live delivery job", Count: int64(len(gaps)), Examples: gaps[:min(5, len(gaps))]})
 	}
 	if s.Engine == SQLite {
 		// PostgreSQL enforces foreign keys itself; SQLite only on connections

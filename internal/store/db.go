@@ -44,8 +44,12 @@ type Store struct {
 	d       dialect
 	now     func() time.Time
 	enqueue EnqueueFunc
-	group   *groupCommitter // SQLite only: WithTx shares commits (groupcommit.go)
-	ckpt    *checkpointer   // SQLite only: background WAL checkpoints (checkpoint.go)
+	// cancelJobs cancels delivery jobs of undone approvals.
+	cancelJobs CancelFunc
+	// undoWindow is how long a decision may be undone (decide.go).
+	undoWindow time.Duration
+	group      *groupCommitter // SQLite only: WithTx shares commits (groupcommit.go)
+	ckpt       *checkpointer   // SQLite only: background WAL checkpoints (checkpoint.go)
 }
 
 // Options tune Open.

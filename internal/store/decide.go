@@ -6,10 +6,28 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spendsense/operator-api/internal/auditproof"
 	"github.com/spendsense/operator-api/internal/review"
 )
+
+// SetUndoWindow sets how long a decision may be undone (0: undo is off,
+// and approvals are delivered at once).
+func (s *Store) SetUndoWindow(d time.Duration) { s.undoWindow = max(d, 0) }
+
+// UndoWindow is the undo window.
+func (s *Store) UndoWindow() time.Duration { return s.undoWindow }
+
+// undoDeadline is when a decision made at now stops being undoable, nil
+// when undo is off.
+func (s *Store) undoDeadline(now time.Time) *time.Time {
+	if s.undoWindow <= 0 {
+		return nil
+	}
+	t := now.Add(s.undoWindow)
+	return &t
+}
 
 // decision is one edge of the status machine applied to recommendations
 // already read (and, on PostgreSQL, locked) in the transaction: what the
@@ -119,14 +137,22 @@ func (tx *Tx) decide(ctx context.Context, d decision, recs []*review.Recommendat
 			return nil, nil, err
 		}
 	}
-	if err := tx.enqueueDeliveries(ctx, approved); err != nil {
+	if err := tx.enqueueDeliveries(ctx, approved, tx.s.undoWindow); err != nil {
 		return nil, nil, err
 	}
 	queued := review.DeliveryQueued
-	for _, x := range out {
+	if tx.s.undoWindow > 0 {
+		queued = review.DeliveryScheduled
+	}
+	afters := make([]*review.Recommendation, len(out))
+	for i, x := range out {
 		if x.after.Status == review.StatusApproved {
 			x.after.DeliveryStatus = &queued
 		}
+		afters[i] = x.after
+	}
+	if err := attachTags(ctx, tx.Query, afters); err != nil {
+		return nil, nil, err
 	}
 	return out, refused, nil
 }
@@ -165,6 +191,16 @@ func (tx *Tx) applyEdge(ctx context.Context, d decision, from, to review.Status,
 			args = append(args, r.ID, audit[i].RowHash)
 		}
 		set += " END"
+	}
+	// The right-hand sides see the row as it was: previous_status = status
+	// keeps the status being left.
+	switch {
+	case review.IsDecision(d.edge):
+		set += ", previous_status = status, status_changed_at = ?, undo_expires_at = ?"
+		args = append(args, tx.s.ts(tx.Now), tx.s.tsp(tx.s.undoDeadline(tx.Now)))
+	case d.edge == review.EdgeUndo:
+		set += ", previous_status = status, status_changed_at = ?, undo_expires_at = NULL"
+		args = append(args, tx.s.ts(tx.Now))
 	}
 	args = append(args, tx.s.ts(tx.Now), string(from))
 	where := "status = ? AND "

@@ -68,7 +68,7 @@ func (s *Store) RetryDelivery(ctx context.Context, actor Actor, recID string) er
 		if status != review.DeliveryFailed {
 			return review.Errorf(review.EConflict, "delivery of %q is %s; only failed deliveries can be retried", recID, status)
 		}
-		if err := tx.enqueueDeliveries(ctx, []string{recID}); err != nil {
+		if err := tx.enqueueDeliveries(ctx, []string{recID}, 0); err != nil {
 			return err
 		}
 		_, err = tx.audit(ctx, AuditRecord{OperatorID: actor.ID, Action: review.ActionRetryDelivery, RecommendationID: recID,
@@ -175,7 +175,7 @@ func (s *Store) MarkDeliveryFailed(ctx context.Context, recID, lastError string)
 // deliveryJobGapsQuery finds queued deliveries with no River job that will
 // still run: an approval whose delivery can never happen.
 func (s *Store) deliveryJobGapsQuery() string {
-	return s.q(`SELECT d.recommendation_id FROM deliveries d WHERE d.status = 'queued' AND d.recommendation_id NOT IN (
+	return s.q(`SELECT d.recommendation_id FROM deliveries d WHERE d.status IN ('scheduled', 'queued') AND d.recommendation_id NOT IN (
  SELECT ` + s.d.jsonField("j.args", "recommendation_id") + ` FROM river_job j
  WHERE j.kind = ? AND j.state IN (` + liveJobStates + `) AND ` + s.d.jsonField("j.args", "recommendation_id") + ` IS NOT NULL)
 ORDER BY d.recommendation_id`)
@@ -208,7 +208,24 @@ func (s *Store) RequeueDeliveryGaps(ctx context.Context, enqueue EnqueueFunc) ([
 		if ids, err = scanIDs(rows); err != nil || len(ids) == 0 {
 			return err
 		}
-		return enqueue(tx.Context(ctx), tx, ids)
+		// A scheduled delivery still waits out its approval's undo window.
+		var now []string
+		for _, id := range ids {
+			var at NullTime
+			err := tx.QueryRow(ctx, `SELECT r.undo_expires_at FROM deliveries d JOIN recommendations r ON r.recommendation_id = d.recommendation_id
+WHERE d.recommendation_id = ? AND d.status = 'scheduled'`, id).Scan(&at)
+			if errors.Is(err, sql.ErrNoRows) || (err == nil && (!at.Valid || !at.Time.After(tx.Now))) {
+				now = append(now, id)
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("read scheduled delivery: %w", err)
+			}
+			if err := enqueue(tx.Context(ctx), tx, []string{id}, at.Time); err != nil {
+				return err
+			}
+		}
+		return enqueue(tx.Context(ctx), tx, now, time.Time{})
 	})
 	if err != nil {
 		return nil, err
@@ -238,4 +255,31 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// LiveDeliveryJobs returns the ids of the River jobs that will still run
+// for the given recommendations' deliveries.
+func (tx *Tx) LiveDeliveryJobs(ctx context.Context, recIDs []string) ([]int64, error) {
+	if len(recIDs) == 0 {
+		return nil, nil
+	}
+	args := []any{DeliveryJobKind}
+	for _, id := range recIDs {
+		args = append(args, id)
+	}
+	rows, err := tx.Query(ctx, `SELECT j.id FROM river_job j WHERE j.kind = ? AND j.state IN (`+liveJobStates+`)
+ AND `+tx.s.d.jsonField("j.args", "recommendation_id")+` IN (`+placeholders(len(recIDs))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("live delivery jobs: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }

@@ -148,12 +148,11 @@ WHERE flag_id = ? AND resolved = ?`, true, in.Actor.ID, s.ts(tx.Now), in.Resolut
 			}
 			return meta
 		}
-		if _, err := tx.decideOne(ctx, d, rec); err != nil {
+		done, err := tx.decideOne(ctx, d, rec)
+		if err != nil {
 			return err
 		}
-		if outRec, err = tx.getRec(ctx, rec.ID); err != nil {
-			return err
-		}
+		outRec = done.after
 		outFlag, err = scanFlag(tx.QueryRow(ctx, `SELECT `+flagColumns+`
 FROM recommendation_flags f JOIN recommendations r ON r.recommendation_id = f.recommendation_id WHERE f.flag_id = ?`, in.FlagID))
 		return err

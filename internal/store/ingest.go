@@ -535,6 +535,9 @@ func prepareRec(r IngestRecommendation, i int) (preparedRec, error) {
 		case t.TokensUsed < 0:
 			return preparedRec{}, bad("trace.tokens_used", "must not be negative")
 		}
+		if err := CheckTraceShape(t); err != nil {
+			return preparedRec{}, review.Errorf(review.EInvalid, "%s.%s", f, err.Error())
+		}
 	}
 	h, err := n.digest()
 	if err != nil {

@@ -18,7 +18,8 @@ const recColumns = `r.recommendation_id, r.user_id, r.persona_primary, r.persona
  r.title, r.rationale, r.priority, r.status, r.content_url, r.read_time_minutes,
  r.tone_check, r.advice_check, r.eligibility_check, r.generated_at, r.created_at, r.updated_at,
  r.approved_by, r.approved_at, r.rejected_by, r.rejected_at, r.modified_by, r.modified_at,
- r.operator_notes, r.version, r.claimed_by, r.claim_expires_at, r.audit_head, d.status, d.delivered_at`
+ r.operator_notes, r.version, r.claimed_by, r.claim_expires_at, r.audit_head, r.previous_status, r.status_changed_at, r.undo_expires_at,
+ d.status, d.delivered_at`
 
 const recFrom = ` FROM recommendations r LEFT JOIN deliveries d ON d.recommendation_id = r.recommendation_id `
 
@@ -27,18 +28,18 @@ type rowScanner interface{ Scan(dest ...any) error }
 func scanRec(row rowScanner) (*review.Recommendation, error) {
 	var r review.Recommendation
 	var (
-		personaSecondary, contentURL, approvedBy, rejectedBy, modifiedBy, notes, claimedBy, delivery, head sql.NullString
-		readTime                                                                                           sql.NullInt64
-		generated, created, updated                                                                        Time
-		approvedAt, rejectedAt, modifiedAt, claimExp, deliveredAt                                          NullTime
-		status                                                                                             string
+		personaSecondary, contentURL, approvedBy, rejectedBy, modifiedBy, notes, claimedBy, delivery, head, previous sql.NullString
+		readTime                                                                                                     sql.NullInt64
+		generated, created, updated                                                                                  Time
+		approvedAt, rejectedAt, modifiedAt, claimExp, deliveredAt, changedAt, undoExp                                NullTime
+		status                                                                                                       string
 	)
 	err := row.Scan(&r.ID, &r.UserID, &r.PersonaPrimary, &personaSecondary, &r.Type,
 		&r.Title, &r.Rationale, &r.Priority, &status, &contentURL, &readTime,
 		&r.Guardrails.ToneCheck, &r.Guardrails.AdviceCheck, &r.Guardrails.EligibilityCheck,
 		&generated, &created, &updated,
 		&approvedBy, &approvedAt, &rejectedBy, &rejectedAt, &modifiedBy, &modifiedAt,
-		&notes, &r.Version, &claimedBy, &claimExp, &head, &delivery, &deliveredAt)
+		&notes, &r.Version, &claimedBy, &claimExp, &head, &previous, &changedAt, &undoExp, &delivery, &deliveredAt)
 	if err != nil {
 		return nil, err
 	}
@@ -57,6 +58,11 @@ func scanRec(row rowScanner) (*review.Recommendation, error) {
 	r.ClaimedBy, r.ClaimExpiresAt = strPtr(claimedBy), claimExp.Ptr()
 	r.DeliveryStatus, r.DeliveredAt = strPtr(delivery), deliveredAt.Ptr()
 	r.AuditHead = head.String
+	if previous.Valid {
+		p := review.Status(previous.String)
+		r.PreviousStatus = &p
+	}
+	r.StatusChangedAt, r.UndoExpiresAt = changedAt.Ptr(), undoExp.Ptr()
 	return &r, nil
 }
 
@@ -77,6 +83,9 @@ func (s *Store) GetRecommendation(ctx context.Context, id string) (*review.Recom
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get recommendation: %w", err)
+	}
+	if err := s.attachTags(ctx, []*review.Recommendation{rec}); err != nil {
+		return nil, err
 	}
 	return rec, nil
 }
@@ -105,6 +114,7 @@ type ListFilter struct {
 	Priority string
 	Type     string
 	UserID   string
+	Tag      string // only items carrying this tag
 	Limit    int
 	Cursor   *Cursor
 }
@@ -173,6 +183,15 @@ func (s *Store) ListRecommendations(ctx context.Context, f ListFilter) ([]*revie
 		args = append(args, s.ts(f.Cursor.CreatedAt), f.Cursor.ID)
 	}
 	q := `SELECT ` + recColumns + recFrom
+	if f.Tag != "" {
+		// Driven by the tag's (few, hand-made) rows, then sorted: walking
+		// the whole list in order and probing each item's tags would read
+		// every row for a rare tag.
+		q = `SELECT ` + recColumns + ` FROM recommendation_tags t JOIN recommendations r ON r.recommendation_id = t.recommendation_id
+ LEFT JOIN deliveries d ON d.recommendation_id = r.recommendation_id `
+		where = append([]string{"t.tag_name = ?"}, where...)
+		args = append([]any{f.Tag}, args...)
+	}
 	if len(where) > 0 {
 		q += "WHERE " + strings.Join(where, " AND ")
 	}
@@ -199,6 +218,9 @@ func (s *Store) ListRecommendations(ctx context.Context, f ListFilter) ([]*revie
 		recs = recs[:f.Limit]
 		last := recs[len(recs)-1]
 		next = &Cursor{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
+	if err := s.attachTags(ctx, recs); err != nil {
+		return nil, nil, err
 	}
 	return recs, next, nil
 }

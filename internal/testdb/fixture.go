@@ -43,9 +43,13 @@ func Fixture(t testing.TB, s *store.Store, n, badEvery int) []string {
 				SignalsDetectedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), PersonaAssignedAt: time.Date(2026, 11, 1, 0, 0, 1, 0, time.UTC),
 				ContentMatchedAt: time.Date(2026, 11, 1, 0, 0, 2, 0, time.UTC), RationaleGeneratedAt: time.Date(2026, 11, 1, 0, 0, 3, 0, time.UTC),
 				GuardrailsCheckedAt: time.Date(2026, 11, 1, 0, 0, 4, 0, time.UTC),
-				Signals:             json.RawMessage(`{"credit":{"aggregate_utilization_pct":78}}`), PersonaAssignment: json.RawMessage(`{"primary":"high_utilization"}`),
-				ContentMatches: json.RawMessage(`[{"content_id":"c1","score":0.9}]`), RelevanceScores: json.RawMessage(`{"c1":0.9}`),
-				LLMModel: "gpt-4o-mini", Temperature: 0.3, TokensUsed: 412,
+				// The contract's trace shape (CONTRACT.md, "The decision trace").
+				Signals: json.RawMessage(`{"credit":{"aggregate_utilization_pct":78,"total_credit_used":3900,"total_credit_available":5000,"any_interest_charges":true}}`),
+				PersonaAssignment: json.RawMessage(`{"primary_persona":"` + personas[i%len(personas)] + `","primary_match_strength":0.82,` +
+					`"criteria_met":["utilization above 50%"],"secondary_persona":null}`),
+				ContentMatches:  json.RawMessage(`[{"content_id":"c1","title":"Credit utilization 101","relevance_score":0.9,"match_reason":"utilization above 50%"}]`),
+				RelevanceScores: json.RawMessage(`{"c1":0.9}`),
+				LLMModel:        "gpt-4o-mini", Temperature: 0.3, TokensUsed: 412,
 			}})
 	}
 	for start := 0; start < len(recs); start += 1000 {

@@ -248,3 +248,15 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// CheckInvariants fails t unless `spendsense check` would pass on s.
+func CheckInvariants(t testing.TB, s *store.Store) {
+	t.Helper()
+	vs, err := s.Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		t.Errorf("invariant broken: %s (%d, e.g. %v)", v.Invariant, v.Count, v.Examples)
+	}
+}
