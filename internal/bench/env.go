@@ -55,7 +55,10 @@ type env struct {
 	ingestToken string
 
 	// Read pools (any status), sampled at random.
-	recIDs   []string
+	recIDs []string
+	// pageIDs are the cards of the pending list's first pages, newest
+	// first: what the dashboard shows, and asks the tags of, on every load.
+	pageIDs  []string
 	userIDs  []string
 	auditOps []string // operator ids present in the audit trail
 	auditRec []string // recommendation ids present in the audit trail
@@ -321,6 +324,13 @@ func (e *env) loadPools(ctx context.Context, s *store.Store) error {
 	if e.recIDs, err = strs(`SELECT recommendation_id FROM recommendations ORDER BY random() LIMIT 50000`); err != nil {
 		return fmt.Errorf("sample recommendations: %w", err)
 	}
+	if e.pageIDs, err = strs(`SELECT recommendation_id FROM recommendations WHERE status = 'pending'
+ORDER BY created_at DESC, recommendation_id DESC LIMIT 1000`); err != nil {
+		return fmt.Errorf("first pages: %w", err)
+	}
+	if err := e.tagCards(ctx, s); err != nil {
+		return err
+	}
 	if e.userIDs, err = strs(`SELECT user_id FROM users ORDER BY random() LIMIT 20000`); err != nil {
 		return fmt.Errorf("sample users: %w", err)
 	}
@@ -416,3 +426,18 @@ func (e *env) check(ctx context.Context, logf func(string, ...any)) string {
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+// tagCards tags every fourth card of the first pages (as operators do the
+// ones worth a second look), so the per-card tag reads find tags. A
+// dataset reused from an earlier run already has them.
+func (e *env) tagCards(ctx context.Context, s *store.Store) error {
+	names := []string{"needs_review", "edge_case", "training_example", "tone_concern"}
+	actor := store.Actor{ID: e.opIDs[0], Role: review.RoleOperator}
+	for i := 0; i < len(e.pageIDs); i += 4 {
+		_, err := s.AddTag(ctx, actor, e.pageIDs[i], names[(i/4)%len(names)])
+		if err != nil && review.ErrorCode(err) != review.EConflict {
+			return fmt.Errorf("tag cards: %w", err)
+		}
+	}
+	return nil
+}

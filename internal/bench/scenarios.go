@@ -53,6 +53,7 @@ var scenarios = []*scenario{
 	{name: "alerts", rate: 20, desc: "alerts (every type evaluated)", gen: genAlerts},
 	{name: "analytics-30d", rate: 5, desc: "analytics over the last 30 days (UTC, America/New_York)", gen: genAnalytics(30)},
 	{name: "analytics-366d", rate: 2, desc: "analytics over the last 366 days (UTC, America/New_York)", gen: genAnalytics(366)},
+	{name: "card-tags", rate: 4000, desc: "the dashboard's cards asking for their tags: GET …/{id}/tags for each of the 100 cards of a page, over the first 10 pending pages", gen: genCardTags},
 	{name: "audit", rate: 100, desc: "audit-log query with filters (operator, action, dates, recommendation), limit 100, with total", gen: genAudit},
 	{name: "approve", write: true, rate: 2500, desc: "approve one pending item (never the same id twice)", gen: genAction("approve")},
 	{name: "reject", write: true, rate: 2500, desc: "reject one pending item", gen: genAction("reject")},
@@ -164,6 +165,17 @@ func genGet(e *env, _ *run, n uint64, t *vegeta.Target) error {
 
 func genTrace(e *env, _ *run, n uint64, t *vegeta.Target) error {
 	e.getTarget(n, t, opBase+"/recommendations/"+url.PathEscape(pick(e.recIDs, n))+"/trace")
+	return nil
+}
+
+// genCardTags walks the first pages card by card, as a page load does:
+// request n is card n%100 of page (n/100)%pages.
+func genCardTags(e *env, _ *run, n uint64, t *vegeta.Target) error {
+	ids := e.pageIDs
+	if len(ids) == 0 {
+		ids = e.recIDs
+	}
+	e.getTarget(n, t, opBase+"/recommendations/"+url.PathEscape(ids[n%uint64(len(ids))])+"/tags")
 	return nil
 }
 
@@ -309,8 +321,8 @@ func genIngest(e *env, r *run, n uint64, t *vegeta.Target) error {
 			`"priority":%q,"content_url":"https://learn.example.com/c/%d","read_time_minutes":%d,`+
 			`"guardrails_passed":{"tone_check":true,"advice_check":true,"eligibility_check":%t},"generated_at":%q,`+
 			`"trace":{"signals_detected_at":%q,"persona_assigned_at":%q,"content_matched_at":%q,"rationale_generated_at":%q,"guardrails_checked_at":%q,`+
-			`"signals":{"credit":{"aggregate_utilization_pct":%d}},"persona_assignment":{"primary":%q,"match_strength":0.82},`+
-			`"content_matches":[{"content_id":"c%d","score":0.91}],"relevance_scores":{"c%d":0.91},"llm_model":"gpt-4o-mini","temperature":0.3,"tokens_used":%d}}`,
+			`"signals":{"credit":{"aggregate_utilization_pct":%d}},"persona_assignment":{"primary_persona":%q,"primary_match_strength":0.82,"criteria_met":["utilization above 50%%"]},`+
+			`"content_matches":[{"content_id":"c%d","title":"Benchmark content","relevance_score":0.91,"match_reason":"persona fit"}],"relevance_scores":{"c%d":0.91},"llm_model":"gpt-4o-mini","temperature":0.3,"tokens_used":%d}}`,
 			prefix, k, pick(e.userIDs, uint64(k)), personas[k%5], types[(k/5)%5], k, k, prios[k%3], k%500, 3+k%10, k%17 != 0, ts,
 			ts, ts, ts, ts, ts, k%100, personas[k%5], k%500, k%500, 300+k%400)
 	}

@@ -67,15 +67,15 @@ func authzRequests(pending, flagID string) map[string]func(i int) authzRequest {
 		// {self} is the caller: everyone may change their own password. A
 		// password the rule refuses (422) keeps every caller's tokens alive.
 		"set-operator-password": fixed("/api/operator/operators/{self}/password", map[string]any{"password": "short", "current_password": "x"}),
-		"list-notes":             fixed(rec+pending+"/notes", nil),
-		"add-note":               fixed(rec+pending+"/notes", map[string]any{"note_text": "authz"}),
-		"edit-note":              fixed("/api/operator/notes/no_such_note", map[string]any{"note_text": "authz"}),
-		"delete-note":            fixed("/api/operator/notes/no_such_note", nil),
-		"tag-vocabulary":         fixed("/api/operator/tags/available", nil),
-		"list-tags":              fixed(rec+pending+"/tags", nil),
-		"add-tag":                fixed(rec+pending+"/tags", map[string]any{"tag_name": "edge_case"}),
-		"remove-tag":             fixed("/api/operator/tags/no_such_tag", nil),
-		"retire-tag-vocabulary":  fixed("/api/operator/tags/vocabulary/no_such_name", nil),
+		"list-notes":            fixed(rec+pending+"/notes", nil),
+		"add-note":              fixed(rec+pending+"/notes", map[string]any{"note_text": "authz"}),
+		"edit-note":             fixed("/api/operator/notes/no_such_note", map[string]any{"note_text": "authz"}),
+		"delete-note":           fixed("/api/operator/notes/no_such_note", nil),
+		"tag-vocabulary":        fixed("/api/operator/tags/available", nil),
+		"list-tags":             fixed(rec+pending+"/tags", nil),
+		"add-tag":               fixed(rec+pending+"/tags", map[string]any{"tag_name": "edge_case"}),
+		"remove-tag":            fixed("/api/operator/tags/no_such_tag", nil),
+		"retire-tag-vocabulary": fixed("/api/operator/tags/vocabulary/no_such_name", nil),
 		"add-tag-vocabulary": func(i int) authzRequest {
 			return authzRequest{"/api/operator/tags/vocabulary", map[string]any{"tag_name": fmt.Sprintf("authz_%d", i), "display_name": "Authz"}}
 		},
