@@ -66,7 +66,7 @@ func newQueueCollector(s *store.Store) *queueCollector {
 	return &queueCollector{
 		s:          s,
 		pending:    prometheus.NewDesc("spendsense_review_queue_depth", "Recommendations waiting for review, by status (pending, flagged).", []string{"status"}, nil),
-		deliveries: prometheus.NewDesc("spendsense_deliveries", "Deliveries by status (queued, delivered, failed).", []string{"status"}, nil),
+		deliveries: prometheus.NewDesc("spendsense_deliveries", "Deliveries by status (scheduled, queued, delivered, failed, cancelled).", []string{"status"}, nil),
 	}
 }
 

@@ -54,7 +54,7 @@ type resolveOutput struct {
 }
 
 type deliveriesInput struct {
-	Status string `query:"status" enum:"queued,delivered,failed,all" doc:"absent or all for every status."`
+	Status string `query:"status" enum:"scheduled,queued,delivered,failed,cancelled,all" doc:"absent or all for every status; scheduled: waiting out the undo window; cancelled: the approval was undone."`
 	Limit  int    `query:"limit" default:"100" minimum:"1" maximum:"500"`
 }
 

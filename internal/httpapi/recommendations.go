@@ -113,5 +113,5 @@ func (a *API) knownTag(ctx context.Context, name string) error {
 			return nil
 		}
 	}
-	return invalid("query.tag", "tag \""+name+"\" is not in the tag vocabulary (GET /api/operator/tags/available)", name)
+	return invalid("query.tag", strconv.Quote(name)+" is not in the tag vocabulary (GET /api/operator/tags/available)", name)
 }

@@ -35,6 +35,9 @@ func TestUndo(t *testing.T) {
 		if st := stats(); st["approved_today"] != 1.0 {
 			t.Fatalf("stats after approval = %v", st)
 		}
+		if d := e.do("GET", "/api/operator/deliveries?status=scheduled", op, nil).must(t, 200).List(t); len(d) != 1 || d[0]["recommendation_id"] != ids[0] {
+			t.Fatalf("deliveries?status=scheduled = %v", d)
+		}
 		e.do("POST", recPath(ids[0])+"/undo", other, nil).must(t, 403)
 		u := e.do("POST", recPath(ids[0])+"/undo", op, nil).must(t, 200).JSON(t)
 		rec := u["recommendation"].(map[string]any)
@@ -45,6 +48,12 @@ func TestUndo(t *testing.T) {
 		if rec["status"] != "pending" || rec["previous_status"] != "approved" || rec["undo_window_expires_at"] != nil ||
 			rec["approved_by"] != nil || rec["approved_at"] != nil || rec["delivery_status"] != "cancelled" {
 			t.Fatalf("undone recommendation = %v", rec)
+		}
+		for _, status := range []string{"cancelled", "all"} {
+			d := e.do("GET", "/api/operator/deliveries?status="+status, op, nil).must(t, 200).List(t)
+			if len(d) != 1 || d[0]["recommendation_id"] != ids[0] || d[0]["status"] != "cancelled" {
+				t.Fatalf("deliveries?status=%s after undo = %v", status, d)
+			}
 		}
 		if st := stats(); st["approved_today"] != 0.0 || st["pending"] != 8.0 {
 			t.Fatalf("stats after undo = %v", st)

@@ -14,7 +14,7 @@ import (
 // notification system.
 type Delivery struct {
 	RecommendationID string     `json:"recommendation_id"`
-	Status           string     `json:"status" enum:"queued,delivered,failed"`
+	Status           string     `json:"status" enum:"scheduled,queued,delivered,failed,cancelled"`
 	Attempts         int        `json:"attempts"`
 	LastError        *string    `json:"last_error" nullable:"true"`
 	QueuedAt         time.Time  `json:"queued_at"`
@@ -94,7 +94,7 @@ func (s *Store) QueueDepth(ctx context.Context) (QueueDepthResult, error) {
 		return res, err
 	}
 	res.Review["pending"], res.Review["flagged"] = pending, flagged
-	for _, st := range []string{review.DeliveryQueued, review.DeliveryDelivered, review.DeliveryFailed} {
+	for _, st := range []string{review.DeliveryScheduled, review.DeliveryQueued, review.DeliveryDelivered, review.DeliveryFailed, review.DeliveryCancelled} {
 		var n int64
 		if err := s.Read.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM deliveries WHERE status = ?`), st).Scan(&n); err != nil {
 			return res, err

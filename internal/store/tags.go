@@ -102,7 +102,7 @@ func (s *Store) AddTag(ctx context.Context, actor Actor, recID, name string) (*T
 		var retired bool
 		err := tx.QueryRow(ctx, `SELECT retired FROM tag_vocabulary WHERE tag_name = ?`, name).Scan(&retired)
 		if errors.Is(err, sql.ErrNoRows) || retired {
-			return review.Errorf(review.EInvalid, "tag_name %q is not in the tag vocabulary (GET /api/operator/tags/available)", name)
+			return review.Errorf(review.EInvalid, "%q is not in the tag vocabulary (GET /api/operator/tags/available)", name)
 		}
 		if err != nil {
 			return fmt.Errorf("read tag vocabulary: %w", err)
