@@ -16,7 +16,8 @@ import (
 // database and has many clients race every kind of action over overlapping
 // items through all of them. Afterwards: no 5xx, at most one decision per
 // item, exactly one audit row per successful change and none otherwise,
-// and `spendsense check` passes.
+// and `spendsense check` passes. Undo races in too: an undone approval or
+// rejection is no decision any more.
 func TestSeveralServersOneDatabase(t *testing.T) {
 	for _, engine := range testdb.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
@@ -36,9 +37,9 @@ func TestSeveralServersOneDatabase(t *testing.T) {
 			var stats counter
 			decisions := make(map[string]int) // successful approvals+rejections per item
 			var mu sync.Mutex
-			decided := func(id string) {
+			decided := func(id string, n int) {
 				mu.Lock()
-				decisions[id]++
+				decisions[id] += n
 				mu.Unlock()
 			}
 			var wg sync.WaitGroup
@@ -54,21 +55,21 @@ func TestSeveralServersOneDatabase(t *testing.T) {
 						var res result
 						var kind string
 						switch p := rng.IntN(100); {
-						case p < 30:
+						case p < 27:
 							kind, res = "approve", call(base, "POST", "/api/operator/recommendations/"+id+"/approve", op, map[string]any{})
 							if res.status == 200 {
-								decided(id)
+								decided(id, 1)
 							}
-						case p < 50:
+						case p < 45:
 							kind, res = "reject", call(base, "POST", "/api/operator/recommendations/"+id+"/reject", op, map[string]any{"reason": "race"})
 							if res.status == 200 {
-								decided(id)
+								decided(id, 1)
 							}
-						case p < 65:
+						case p < 60:
 							kind, res = "flag", call(base, "POST", "/api/operator/recommendations/"+id+"/flag", op, map[string]any{"reason": "race"})
-						case p < 75:
+						case p < 70:
 							kind, res = "modify", call(base, "PATCH", "/api/operator/recommendations/"+id, op, map[string]any{"title": fmt.Sprintf("edit %d-%d", c, r)})
-						case p < 88:
+						case p < 82:
 							batch := make([]string, 10)
 							for i := range batch {
 								batch[i] = ids[rng.IntN(len(ids))]
@@ -78,14 +79,21 @@ func TestSeveralServersOneDatabase(t *testing.T) {
 								approved := res.body["approved_ids"].([]any)
 								stats.add("changes", len(approved))
 								for _, a := range approved {
-									decided(a.(string))
+									decided(a.(string), 1)
+								}
+							}
+						case p < 90:
+							kind, res = "undo", call(base, "POST", "/api/operator/recommendations/"+id+"/undo", op, nil)
+							if res.status == 200 {
+								if from := res.body["reverted_from"]; from == "approved" || from == "rejected" {
+									decided(id, -1)
 								}
 							}
 						default:
 							kind = "resolve"
 							res = resolveOne(base, senior, rng)
 							if res.status == 200 && res.body["status"] != "pending" {
-								decided(res.body["recommendation_id"].(string))
+								decided(res.body["recommendation_id"].(string), 1)
 							}
 						}
 						stats.add("requests", 1)
@@ -119,7 +127,7 @@ func TestSeveralServersOneDatabase(t *testing.T) {
 			}
 			decidedItems := 0
 			for _, id := range ids {
-				if decisions[id] > 1 {
+				if decisions[id] > 1 || decisions[id] < 0 {
 					t.Errorf("%s decided %d times", id, decisions[id])
 				}
 				rec, err := s.GetRecommendation(context.Background(), id)
