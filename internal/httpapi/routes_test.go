@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -73,6 +74,49 @@ func TestUnprocessableDetailNamesTheField(t *testing.T) {
 					t.Errorf("%s %s %v: detail %q does not mention %q", c.method, c.path, c.body, detail, w)
 				}
 			}
+		}
+	})
+}
+
+// TestEverySuccessIsJSON: the dashboard parses a JSON body from every 2xx,
+// so every operation documents a JSON success body — except where the
+// contract says otherwise: a POST it answers 204 (logout, password
+// changes), the audit export (CSV or NDJSON) and the live stream
+// (text/event-stream). A DELETE is never 204.
+func TestEverySuccessIsJSON(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		e := newEnv(t, s)
+		var doc struct {
+			Paths map[string]map[string]struct {
+				OperationID string `json:"operationId"`
+				Responses   map[string]struct {
+					Content map[string]any `json:"content"`
+				} `json:"responses"`
+			} `json:"paths"`
+		}
+		if err := json.Unmarshal(e.do("GET", "/openapi.json", "", nil).must(t, 200).Body, &doc); err != nil {
+			t.Fatal(err)
+		}
+		exempt := map[string]bool{"export-audit-logs": true, "realtime-stream": true}
+		n := 0
+		for path, methods := range doc.Paths {
+			for method, op := range methods {
+				if op.OperationID == "" || exempt[op.OperationID] {
+					continue
+				}
+				for code, r := range op.Responses {
+					if !strings.HasPrefix(code, "2") || (code == "204" && method == "post") {
+						continue
+					}
+					n++
+					if _, ok := r.Content["application/json"]; !ok {
+						t.Errorf("%s %s (%s): %s has no JSON body", strings.ToUpper(method), path, op.OperationID, code)
+					}
+				}
+			}
+		}
+		if n < 30 {
+			t.Fatalf("only %d success responses documented", n)
 		}
 	})
 }
