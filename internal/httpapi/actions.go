@@ -184,6 +184,11 @@ func (a *API) registerActions(api huma.API) {
 		ain := store.ApproveInput{ID: in.ID, Actor: actor, Pre: pre}
 		if in.Body != nil {
 			ain.Notes, ain.Override = in.Body.Notes, in.Body.OverrideGuardrails
+			if ain.Notes != "" {
+				if err := personText("body.notes", ain.Notes, review.LongText); err != nil {
+					return nil, err
+				}
+			}
 		}
 		rec, err := a.store.Approve(ctx, ain)
 		a.count(review.ActionApprove, err)
@@ -204,8 +209,8 @@ func (a *API) registerActions(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		if strings.TrimSpace(in.Body.Reason) == "" {
-			return nil, invalid("body.reason", "reason must not be blank", in.Body.Reason)
+		if err := personText("body.reason", in.Body.Reason, review.LongText); err != nil {
+			return nil, err
 		}
 		actor := actorFrom(ctx)
 		rec, err := a.store.Reject(ctx, store.RejectInput{ID: in.ID, Actor: actor, Reason: in.Body.Reason, Pre: pre})
@@ -233,9 +238,14 @@ func (a *API) registerActions(api huma.API) {
 		if b.Title == nil && b.Rationale == nil && b.Priority == nil {
 			return nil, invalid("body", "send at least one of title, rationale, priority", nil)
 		}
-		for name, v := range map[string]*string{"title": b.Title, "rationale": b.Rationale} {
-			if v != nil && strings.TrimSpace(*v) == "" {
-				return nil, invalid("body."+name, name+" must not be blank", *v)
+		if b.Title != nil {
+			if err := personText("body.title", *b.Title, review.ShortText); err != nil {
+				return nil, err
+			}
+		}
+		if b.Rationale != nil {
+			if err := personText("body.rationale", *b.Rationale, review.LongText); err != nil {
+				return nil, err
 			}
 		}
 		actor := actorFrom(ctx)
@@ -261,8 +271,8 @@ func (a *API) registerActions(api huma.API) {
 		if err != nil {
 			return nil, err
 		}
-		if strings.TrimSpace(in.Body.Reason) == "" {
-			return nil, invalid("body.reason", "reason must not be blank", in.Body.Reason)
+		if err := personText("body.reason", in.Body.Reason, review.LongText); err != nil {
+			return nil, err
 		}
 		actor := actorFrom(ctx)
 		rec, flagID, err := a.store.Flag(ctx, store.FlagInput{ID: in.ID, Actor: actor, Reason: in.Body.Reason, Pre: pre})
@@ -310,6 +320,11 @@ func (a *API) registerActions(api huma.API) {
 			"Guardrail failures are never overridden in bulk.",
 		Errors: []int{http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *bulkInput) (*bulkOutput, error) {
+		if in.Body.Notes != "" {
+			if err := personText("body.notes", in.Body.Notes, review.LongText); err != nil {
+				return nil, err
+			}
+		}
 		res, err := a.store.BulkApprove(ctx, store.BulkApproveInput{Actor: actorFrom(ctx), IDs: in.Body.RecommendationIDs, Notes: in.Body.Notes})
 		if err != nil {
 			a.count("bulk_approve", err)

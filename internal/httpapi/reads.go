@@ -7,6 +7,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/spendsense/operator-api/internal/review"
 	"github.com/spendsense/operator-api/internal/store"
 )
 
@@ -115,6 +116,11 @@ func (a *API) registerFlags(api huma.API) {
 			"Approving follows the guardrail rule of any approval.",
 		Errors: actionErrors,
 	}, func(ctx context.Context, in *resolveInput) (*resolveOutput, error) {
+		if in.Body.Notes != "" {
+			if err := personText("body.notes", in.Body.Notes, review.LongText); err != nil {
+				return nil, err
+			}
+		}
 		actor := actorFrom(ctx)
 		flag, rec, err := a.store.ResolveFlag(ctx, store.ResolveInput{FlagID: in.FlagID, Actor: actor,
 			Resolution: in.Body.Resolution, Notes: in.Body.Notes, Override: in.Body.OverrideGuardrails})

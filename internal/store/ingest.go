@@ -507,6 +507,10 @@ func prepareRec(r IngestRecommendation, i int) (preparedRec, error) {
 		return preparedRec{}, bad("title", "must be 1 to 200 characters")
 	case !lenOK(n.Rationale, 5000):
 		return preparedRec{}, bad("rationale", "must be 1 to 5000 characters")
+	case review.CheckText(n.Title, review.ShortText) != "":
+		return preparedRec{}, bad("title", "%s", review.CheckText(n.Title, review.ShortText))
+	case review.CheckText(n.Rationale, review.LongText) != "":
+		return preparedRec{}, bad("rationale", "%s", review.CheckText(n.Rationale, review.LongText))
 	case !slices.Contains(review.Priorities, n.Priority):
 		return preparedRec{}, bad("priority", "must be one of %v", review.Priorities)
 	case n.ContentURL != nil && utf8.RuneCountInString(*n.ContentURL) > 2048:
