@@ -89,7 +89,13 @@ func (a *API) registerAuth(api huma.API) {
 			if err := a.store.RecordLoginFailure(ctx, key, now); err != nil {
 				return nil, a.problem(ctx, err)
 			}
-			a.log.WarnContext(ctx, "login failed", slog.String("identifier", key))
+			// Only a real operator's id is logged: whatever else was typed
+			// into the id field may be a password typed one field early.
+			if op != nil {
+				a.log.WarnContext(ctx, "login failed", slog.String("operator_id", op.ID))
+			} else {
+				a.log.WarnContext(ctx, "login failed", slog.String("operator_id", "(unknown)"))
+			}
 			return nil, huma.NewError(http.StatusUnauthorized, "invalid credentials")
 		}
 		if err := a.store.ClearLoginFailures(ctx, key); err != nil {

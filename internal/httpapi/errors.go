@@ -21,7 +21,18 @@ type Problem struct {
 
 // installErrorModel makes every error huma writes, ours or its own
 // (validation, body too large, malformed JSON), a Problem with a detail.
+//
+// An error detail never carries the value it is about: huma would put the
+// offending part of the request there (the whole body, for malformed JSON
+// or a wrong Content-Type; a 1 MiB array for a field that wanted a
+// string), and so send a login's password, or a megabyte, back to whoever
+// sent it. The location and message say what to fix.
 func installErrorModel() {
+	// JSON keys match exactly, case included: encoding/json would take
+	// {"Notes": …} as notes, and huma's validator by default forgives case
+	// to agree with it. With strict casing the validator refuses the key as
+	// unknown (422) before anything is decoded.
+	huma.ValidateStrictCasing = true
 	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
 		p := &Problem{ErrorModel: huma.ErrorModel{Status: status, Title: http.StatusText(status), Detail: msg}}
 		for _, err := range errs {
@@ -30,7 +41,9 @@ func installErrorModel() {
 			}
 			var de huma.ErrorDetailer
 			if errors.As(err, &de) {
-				p.Errors = append(p.Errors, de.ErrorDetail())
+				d := *de.ErrorDetail()
+				d.Value = nil
+				p.Errors = append(p.Errors, &d)
 			} else if status < 500 {
 				p.Errors = append(p.Errors, &huma.ErrorDetail{Message: err.Error()})
 			}
@@ -103,4 +116,14 @@ func (a *API) problem(ctx context.Context, err error) error {
 func invalid(location, msg string, value any) error {
 	return huma.NewError(http.StatusUnprocessableEntity, "validation failed",
 		&huma.ErrorDetail{Location: location, Message: msg, Value: value})
+}
+
+// personText is a 422 naming location when s is not text a person can read
+// later (review.CheckText): nothing visible, control characters, or
+// bidirectional overrides. The value is never echoed back.
+func personText(location, s string, kind review.TextKind) error {
+	if why := review.CheckText(s, kind); why != "" {
+		return invalid(location, why, nil)
+	}
+	return nil
 }

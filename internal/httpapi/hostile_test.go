@@ -137,6 +137,16 @@ func TestHostileInput(t *testing.T) {
 			if err := json.Unmarshal(r.Body, &p); err != nil || p.Detail == "" || p.Status != r.Status || p.Title == "" {
 				t.Errorf("%s: problem body without status/title/detail: %v %s", c.name, err, trim(r.Body))
 			}
+			// No problem body echoes the request back (for a login, that
+			// would be the password).
+			if len(c.body) >= 12 && strings.Contains(string(r.Body), strings.Trim(c.body, "{} ")) {
+				t.Errorf("%s: the problem echoes the request body: %s", c.name, trim(r.Body))
+			}
+			for _, secret := range []string{"hunter2-secret", "correct horse", "\u200b"} {
+				if strings.Contains(c.body, secret) && strings.Contains(string(r.Body), secret) {
+					t.Errorf("%s: the problem echoes %q: %s", c.name, secret, trim(r.Body))
+				}
+			}
 			for _, leak := range []string{"SQLSTATE", "syntax error at", "sqlite", "pq:", "goroutine ", ".go:"} {
 				if strings.Contains(string(r.Body), leak) {
 					t.Errorf("%s: body leaks %q: %s", c.name, leak, trim(r.Body))
@@ -386,6 +396,32 @@ func hostileCases(pending, flagID, cursor string) []hostileCase {
 		{name: "NUL escape in bulk id", method: "POST", path: bulk, body: `{"recommendation_ids": ["rec\u0000"]}`, want: 422},
 		{name: "NUL escape in login", method: "POST", path: "/api/auth/login", token: "none", body: `{"operator_id": "op_admin\u0000", "password": "x"}`, want: 422},
 		{name: "NUL escape in ingest", method: "POST", path: ingRecs, token: "ingest", body: strings.Replace(validRec("nul_title"), `"t"`, `"\u0000"`, 1), want: 422},
+		// Text a person reads later must show something and must not
+		// reorder or control what shows it: 422.
+		{name: "zero-width reject reason", method: "POST", path: reject, body: `{"reason": "\u200b"}`, want: 422},
+		{name: "zero-width override notes", method: "POST", path: approve, body: `{"notes": "\u200b\u200d", "override_guardrails": true}`, want: 422},
+		{name: "BOM flag reason", method: "POST", path: flag, body: `{"reason": "\ufeff "}`, want: 422},
+		{name: "RLO in title", method: "PATCH", path: one, body: `{"title": "invoice\u202eexe.txt"}`, want: 422},
+		{name: "ESC in rationale", method: "PATCH", path: one, body: `{"rationale": "\u001b[2J\u001b[31mcleared"}`, want: 422},
+		{name: "BEL in reason", method: "POST", path: reject, body: `{"reason": "ding\u0007"}`, want: 422},
+		{name: "CR in bulk notes", method: "POST", path: bulk, body: `{"recommendation_ids": ["x"], "notes": "a\rb"}`, want: 422},
+		{name: "isolate in resolve notes", method: "POST", path: resolve, token: "senior_operator", body: `{"resolution": "requeue", "notes": "\u2067x"}`, want: 422},
+		{name: "ESC in ingested title", method: "POST", path: ingRecs, token: "ingest", body: strings.Replace(validRec("esc_title"), `"t"`, `"\u001b]0;pwned\u0007"`, 1), want: 422},
+		{name: "RLO in ingested rationale", method: "POST", path: ingRecs, token: "ingest", body: strings.Replace(validRec("rlo_rat"), `"r"`, `"\u202eevil"`, 1), want: 422},
+		{name: "zero-width ingested title", method: "POST", path: ingRecs, token: "ingest", body: strings.Replace(validRec("zw_title"), `"t"`, `"\u200b"`, 1), want: 422},
+
+		// JSON keys match exactly, case included: 422.
+		{name: "Notes capitalised", method: "POST", path: approve, body: `{"Notes": "x"}`, want: 422},
+		{name: "REASON upper case", method: "POST", path: reject, body: `{"REASON": "x"}`, want: 422},
+		{name: "Recommendation_IDs", method: "POST", path: bulk, body: `{"Recommendation_IDs": ["x"]}`, want: 422},
+		{name: "Password capitalised", method: "POST", path: "/api/auth/login", token: "none", body: `{"operator_id": "op_admin", "Password": "x"}`, want: 422},
+
+		// Memory amplification: a body of many tiny values is refused
+		// before anything is decoded, and nothing of it is echoed back.
+		{name: "1 MiB of zeros for notes", method: "POST", path: approve, body: `{"notes":[` + strings.Repeat("0,", 500_000) + `0]}`, want: 422},
+		{name: "1 MiB of empty arrays", method: "POST", path: bulk, body: `{"recommendation_ids":[` + strings.Repeat("[],", 300_000) + `[]]}`, want: 422},
+		{name: "deep but valid", method: "POST", path: reject, body: `{"reason":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, want: 422},
+		{name: "login password as array", method: "POST", path: "/api/auth/login", token: "none", body: `{"operator_id": "op_admin", "password": ["hunter2-secret"]}`, want: 422},
 		{name: "release ids string", method: "POST", path: release, body: `{"recommendation_ids": "all"}`, want: 422},
 		{name: "ingest recs empty", method: "POST", path: ingRecs, token: "ingest", body: `{"recommendations": []}`, want: 422},
 		{name: "ingest recs bad persona", method: "POST", path: ingRecs, token: "ingest", body: strings.Replace(validRec("bad_persona"), "student", "rich", 1), want: 422},

@@ -117,18 +117,13 @@ func (a *API) idempotency(next http.Handler) http.Handler {
 		if limit <= 0 {
 			limit = idemDefaultMaxBody
 		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+		body, err := readAll(r, limit)
 		if err != nil || int64(len(body)) > limit {
-			// Too large (or unreadable): the handler reads what is left and
+			// Too large (or unreadable): the handler reads it again and
 			// gives its own 413 or 400. Nothing is recorded.
-			r.Body = struct {
-				io.Reader
-				io.Closer
-			}{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
 			next.ServeHTTP(w, r)
 			return
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
 
 		a.maybePurgeIdempotency(&nextPurge)
 		hash := idemHash(r, body)

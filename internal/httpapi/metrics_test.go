@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -24,5 +26,40 @@ func TestMetricsDeclaredFromStart(t *testing.T) {
 		if !strings.Contains(m, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// seriesOf counts the series of a metric in a /metrics page.
+func seriesOf(page, metric string) int {
+	n := 0
+	for _, line := range strings.Split(page, "\n") {
+		if strings.HasPrefix(line, metric+"{") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestMethodFloodAddsNoSeries sends requests with made-up methods, as an
+// unauthenticated client may: the request metrics must gain no series per
+// method (each new label value is a series kept for the process's life).
+func TestMethodFloodAddsNoSeries(t *testing.T) {
+	e := newEnv(t, testdb.Open(t, store.SQLite))
+	e.do(http.MethodGet, "/health", "", nil).must(t, http.StatusOK)
+	before := seriesOf(string(e.do(http.MethodGet, "/metrics", "", nil).must(t, http.StatusOK).Body), "spendsense_http_requests_total")
+	for i := 0; i < 200; i++ {
+		e.raw(fmt.Sprintf("M%d", i), "/health", nil, "")
+		e.raw(fmt.Sprintf("X%d", i), "/api/operator/recommendations", nil, "")
+	}
+	page := string(e.do(http.MethodGet, "/metrics", "", nil).must(t, http.StatusOK).Body)
+	if strings.Contains(page, `method="M1"`) || strings.Contains(page, `method="X199"`) {
+		t.Errorf("a client's made-up method became a label value")
+	}
+	after := seriesOf(page, "spendsense_http_requests_total")
+	if after-before > 4 { // "other" on two routes, and the /metrics scrape itself
+		t.Errorf("400 requests with made-up methods added %d series (from %d to %d)", after-before, before, after)
+	}
+	if !strings.Contains(page, `method="other"`) {
+		t.Errorf("made-up methods are not counted as \"other\"")
 	}
 }

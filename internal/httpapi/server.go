@@ -73,6 +73,7 @@ type API struct {
 	hub         *realtime.Hub
 	streamSlots chan struct{}
 	pingEvery   time.Duration
+	mux         *http.ServeMux // to name the route of a request refused before it
 }
 
 func init() { installErrorModel() }
@@ -106,6 +107,7 @@ func New(cfg Config) *API {
 	a.metrics = newMetrics(cfg.Registry, cfg.Store)
 
 	mux := http.NewServeMux()
+	a.mux = mux
 	hc := huma.DefaultConfig("SpendSense Operator API", Version)
 	hc.Info.Description = "Compliance operators review every AI-generated financial-education recommendation " +
 		"(approve, reject, edit, flag) before a customer sees it. Every decision is explainable and audited.\n\n" +
@@ -146,7 +148,6 @@ func New(cfg Config) *API {
 
 	var h http.Handler = problemFallback(mux)
 	h = a.idempotency(h)
-	h = keepBodyDeadlines(h)
 	h = cors.New(cors.Options{
 		AllowedOrigins:   cfg.CORSOrigins,
 		AllowedMethods:   []string{"GET", "POST", "PATCH", "DELETE", "OPTIONS"},
@@ -156,6 +157,7 @@ func New(cfg Config) *API {
 		MaxAge:           600,
 	}).Handler(h)
 	h = newAdmission(cfg.MaxInflightWrites, cfg.MaxInflightBulk, cfg.MaxInflightReads, cfg.Registry).limit(h)
+	h = readBodyFirst(h) // before the bounds: see bodies.go
 	h = a.observe(h)
 	a.handler = h
 	return a

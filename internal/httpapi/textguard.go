@@ -1,16 +1,11 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"time"
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -18,19 +13,25 @@ import (
 )
 
 // checkBody refuses, before huma decodes it, a JSON request body that is
-// well-formed enough for encoding/json to accept but that no client can mean
-// and PostgreSQL could not store:
+// well-formed enough for encoding/json to accept but that no client can mean,
+// PostgreSQL could not store, or that would cost far more memory decoded
+// than it took to send:
 //
 //   - bytes that are not UTF-8 (RFC 8259 requires it; encoding/json would
 //     quietly turn them into U+FFFD): 400, malformed;
+//   - more JSON values than any request to the operation needs, or nesting
+//     deeper than maxJSONDepth (422): decoded into Go values each element
+//     of [0,0,0,…] costs some 50 bytes, so a 1 MiB body of them held ~28 MiB
+//     through huma's validation and 64 at once took the server to 1.85 GiB;
 //   - a NUL character (\u0000) in any string or key (PostgreSQL's text
 //     cannot hold one; SQLite could, so the two engines would disagree):
 //     422 naming the field;
 //   - a number too large for any field (1e400 overflows float64, which
 //     huma reports as a 400 although the JSON is well-formed): 422.
 //
-// Everything else, including malformed JSON, is left to huma. It runs after
-// authenticate, so a caller without a token still gets 401 first.
+// The checks walk the bytes without decoding them. Everything else,
+// including malformed JSON, is left to huma. It runs after authenticate,
+// so a caller without a token still gets 401 first.
 func (a *API) checkBody(ctx huma.Context, next func(huma.Context)) {
 	op := ctx.Operation()
 	if op.RequestBody == nil || op.SkipValidateBody || op.MaxBodyBytes <= 0 {
@@ -42,17 +43,11 @@ func (a *API) checkBody(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	r, _ := humago.Unwrap(ctx)
-	body, err := io.ReadAll(io.LimitReader(r.Body, op.MaxBodyBytes+1))
+	body, err := readAll(r, op.MaxBodyBytes)
 	if err != nil || int64(len(body)) > op.MaxBodyBytes {
-		// Unreadable or too large: huma reads the rest and answers (413).
-		r.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(body), r.Body), r.Body}
-		next(ctx)
+		next(ctx) // unreadable or too large: huma reads it again and answers (400, 413)
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
 	if len(body) == 0 {
 		next(ctx)
 		return
@@ -61,23 +56,111 @@ func (a *API) checkBody(ctx huma.Context, next func(huma.Context)) {
 		_ = huma.WriteErr(a.huma, ctx, http.StatusBadRequest, "request body is not valid UTF-8 JSON")
 		return
 	}
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			_ = huma.WriteErr(a.huma, ctx, http.StatusUnprocessableEntity, "validation failed",
-				&huma.ErrorDetail{Location: "body", Message: "a number is out of range: " + te.Value})
-			return
-		}
-		next(ctx) // malformed: huma answers 400
+	if !json.Valid(body) {
+		next(ctx) // malformed: huma answers 400 (it too validates before building anything)
 		return
 	}
-	if where := findNUL(v, "body"); where != "" {
+	maxValues := maxJSONValues
+	if op.MaxBodyBytes > 1<<20 {
+		maxValues = maxBulkJSONValues
+	}
+	shape := scanJSON(body, maxValues)
+	switch {
+	case shape.tooMany:
+		_ = huma.WriteErr(a.huma, ctx, http.StatusUnprocessableEntity, "the body holds more than "+
+			strconv.Itoa(maxValues)+" JSON values, more than any request to this operation needs",
+			&huma.ErrorDetail{Location: "body", Message: "too many values"})
+		return
+	case shape.tooDeep:
+		_ = huma.WriteErr(a.huma, ctx, http.StatusUnprocessableEntity, "the body nests deeper than "+
+			strconv.Itoa(maxJSONDepth)+" levels, more than any request to this operation needs",
+			&huma.ErrorDetail{Location: "body", Message: "nested too deep"})
+		return
+	case shape.outOfRange:
+		_ = huma.WriteErr(a.huma, ctx, http.StatusUnprocessableEntity, "validation failed",
+			&huma.ErrorDetail{Location: "body", Message: "a number is out of range"})
+		return
+	case shape.nul:
+		// Rare: decode (bounded by the checks above) to name the field.
+		var v any
+		_ = json.Unmarshal(body, &v)
+		where := findNUL(v, "body")
+		if where == "" {
+			break
+		}
 		_ = huma.WriteErr(a.huma, ctx, http.StatusUnprocessableEntity, "validation failed",
 			&huma.ErrorDetail{Location: where, Message: "text must not contain NUL (\\u0000) characters"})
 		return
 	}
 	next(ctx)
+}
+
+const (
+	// maxJSONValues bounds the values (objects, arrays, keys, strings,
+	// numbers, literals) in a body of up to 1 MiB: a full bulk approval is
+	// ~1,000; a claim or an action, a handful.
+	maxJSONValues = 16 << 10
+	// maxBulkJSONValues is the bound for ingest batches (8 MiB): 1,000
+	// recommendations with their traces are ~100 values each.
+	maxBulkJSONValues = 256 << 10
+	// maxJSONDepth: the deepest body the contract describes (an ingest
+	// trace's signals) nests 5 levels.
+	maxJSONDepth = 64
+)
+
+// jsonShape is what scanJSON found.
+type jsonShape struct {
+	tooMany, tooDeep, outOfRange, nul bool
+}
+
+// scanJSON walks a body that json.Valid accepted, counting its values and
+// depth, and noting \u0000 escapes and numbers that overflow float64. It
+// stops at the first bound crossed.
+func scanJSON(b []byte, maxValues int) jsonShape {
+	var out jsonShape
+	values, depth := 0, 0
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '{', '[':
+			values++
+			if depth++; depth > maxJSONDepth {
+				out.tooDeep = true
+				return out
+			}
+		case '}', ']':
+			depth--
+		case '"':
+			values++
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+					if b[i] == 'u' && i+4 < len(b) && string(b[i+1:i+5]) == "0000" {
+						out.nul = true
+					}
+				}
+			}
+		case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+			values++
+			j := i
+			for j < len(b) && strings.IndexByte("+-.eE0123456789", b[j]) >= 0 {
+				j++
+			}
+			if _, err := strconv.ParseFloat(string(b[i:j]), 64); err != nil {
+				out.outOfRange = true
+			}
+			i = j - 1
+		case 't', 'f', 'n':
+			values++
+			for i+1 < len(b) && b[i+1] >= 'a' && b[i+1] <= 'z' {
+				i++
+			}
+		}
+		if values > maxValues {
+			out.tooMany = true
+			return out
+		}
+	}
+	return out
 }
 
 // findNUL returns the location of the first string or key holding a NUL.
@@ -110,62 +193,3 @@ func findNUL(v any, at string) string {
 	}
 	return ""
 }
-
-// keepBodyDeadlines stops a read deadline set after the request body has
-// been read to its end from reaching the connection.
-//
-// Once a handler has read the whole body, net/http starts a background read
-// on the connection (to notice the client going away) and clears the read
-// deadline for it. checkBody and the idempotency layer read the body before
-// huma does; huma then sets its body-read deadline (5 s) anyway, which would
-// land on that background read: when it fired, net/http would take the
-// timeout for a dead client and cancel the request's context, so any action
-// still running 5 s after its body arrived (a large bulk approval under
-// load) would be cut off with 499. A deadline has nothing left to guard
-// once the body is in, so it is dropped; before that it passes through.
-func keepBodyDeadlines(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body == nil || r.Body == http.NoBody {
-			next.ServeHTTP(w, r)
-			return
-		}
-		b := &eofBody{ReadCloser: r.Body}
-		r.Body = b
-		next.ServeHTTP(&deadlineWriter{ResponseWriter: w, body: b}, r)
-	})
-}
-
-// eofBody notes when the request body has been read to its end.
-type eofBody struct {
-	io.ReadCloser
-	eof atomic.Bool
-}
-
-func (b *eofBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF {
-		b.eof.Store(true)
-	}
-	return n, err
-}
-
-// deadlineWriter drops read deadlines once the body is in.
-type deadlineWriter struct {
-	http.ResponseWriter
-	body *eofBody
-}
-
-func (w *deadlineWriter) SetReadDeadline(d time.Time) error {
-	if w.body.eof.Load() {
-		return nil
-	}
-	return http.NewResponseController(w.ResponseWriter).SetReadDeadline(d)
-}
-
-func (w *deadlineWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
