@@ -26,6 +26,7 @@ func serveCmd() *cobra.Command {
 	var addr, pprofAddr string
 	var maxWrites, maxBulk, maxReads int
 	var sealEvery time.Duration
+	var requestTimeout time.Duration
 	var demo, workers, serveAPI bool
 	var alertTh store.AlertThresholds
 	var rs realtimeSettings
@@ -144,6 +145,7 @@ func serveCmd() *cobra.Command {
 				MaxInflightWrites: maxWrites, MaxInflightBulk: maxBulk, MaxInflightReads: maxReads,
 				AlertThresholds:      alertTh,
 				RealtimeAnonymousOff: rs.anonymous == "off", MaxStreams: rs.maxStreams, StreamRetention: rs.retention,
+				RequestTimeout: requestTimeout,
 			})
 			srv := &http.Server{
 				Handler:           api.Handler(),
@@ -190,6 +192,8 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().IntVar(&maxWrites, "max-inflight-writes", 256, "actions served at once; more are answered 503 with Retry-After (-1: no limit)")
 	cmd.Flags().IntVar(&maxBulk, "max-inflight-bulk", 32, "bulk approvals and ingest batches served at once; more are answered 503 with Retry-After (-1: no limit)")
 	cmd.Flags().IntVar(&maxReads, "max-inflight-reads", 1024, "reads served at once; more are answered 503 with Retry-After (-1: no limit)")
+	cmd.Flags().DurationVar(&requestTimeout, "request-timeout", httpapi.DefaultRequestTimeout,
+		"longest a request may take once its body is in, database calls included; past it the answer is 503 with Retry-After")
 	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve runtime profiles (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060; off by default")
 	cmd.Flags().BoolVar(&demo, "demo", false, "on an empty database: seed demo data and create one demo operator per role, printing their credentials once")
 	envFlags = append(envFlags, alertFlags(cmd, &alertTh)...)

@@ -65,8 +65,14 @@ func freeAddr(t *testing.T) string {
 // startServer runs serve against dbURL and waits until it is ready.
 func startServer(t *testing.T, dbURL string, extraEnv ...string) *server {
 	t.Helper()
+	return startServerArgs(t, dbURL, nil, extraEnv...)
+}
+
+// startServerArgs is startServer with more serve flags.
+func startServerArgs(t *testing.T, dbURL string, args []string, extraEnv ...string) *server {
+	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(binary, "serve", "--addr", addr)
+	cmd := exec.Command(binary, append([]string{"serve", "--addr", addr}, args...)...)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "SPENDSENSE_JWT_SECRET="+secret, "SPENDSENSE_LOG_LEVEL=warn")
 	cmd.Env = append(cmd.Env, extraEnv...)
 	logs := &bytes.Buffer{}

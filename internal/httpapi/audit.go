@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/spendsense/operator-api/internal/store"
 )
@@ -121,7 +124,7 @@ func (a *API) registerAudit(api huma.API) {
 	})
 
 	register(api, huma.Operation{
-		OperationID: "export-audit-logs", Method: http.MethodGet, Path: opPath + "/audit-logs/export", Tags: tags,
+		OperationID: "export-audit-logs", Method: http.MethodGet, Path: exportPath, Tags: tags,
 		Summary:     "Export the audit trail",
 		Description: "Every matching row, newest first, as CSV or NDJSON, streamed in constant memory.",
 		Errors:      []int{http.StatusUnprocessableEntity},
@@ -140,15 +143,16 @@ func (a *API) registerAudit(api huma.API) {
 		}
 		return &huma.StreamResponse{Body: func(hc huma.Context) {
 			name := "audit-log-" + a.store.Now().Format("20060102T150405Z")
-			w := hc.BodyWriter()
+			_, w := humago.Unwrap(hc)
+			rc := http.NewResponseController(w)
 			var write func(store.AuditEntry) error
-			var flush func()
+			var flush func() error
 			if in.Format == "ndjson" {
 				hc.SetHeader("Content-Type", "application/x-ndjson")
 				hc.SetHeader("Content-Disposition", `attachment; filename="`+name+`.ndjson"`)
 				enc := json.NewEncoder(w)
 				write = func(e store.AuditEntry) error { return enc.Encode(e) }
-				flush = func() {}
+				flush = func() error { return nil }
 			} else {
 				hc.SetHeader("Content-Type", "text/csv; charset=utf-8")
 				hc.SetHeader("Content-Disposition", `attachment; filename="`+name+`.csv"`)
@@ -162,19 +166,39 @@ func (a *API) registerAudit(api huma.API) {
 					return cw.Write([]string{e.AuditID, e.Timestamp.Format(time.RFC3339Nano), e.OperatorID, e.Action, deref(e.RecommendationID), string(e.Metadata),
 						*e.PrevHash, e.RowHash, seal})
 				}
-				flush = cw.Flush
+				flush = func() error { cw.Flush(); return cw.Error() }
 			}
+			// A rolling write deadline: each thousand rows must reach the
+			// client within exportWriteDeadline, or the export ends.
+			_ = rc.SetWriteDeadline(time.Now().Add(exportWriteDeadline))
 			hc.SetStatus(http.StatusOK)
 			n := 0
+			var writeErr error
 			err := a.store.EachAudit(hc.Context(), f, func(e store.AuditEntry) error {
 				n++
 				if n%1000 == 0 {
-					flush()
+					if writeErr = flush(); writeErr != nil {
+						return writeErr
+					}
+					_ = rc.SetWriteDeadline(time.Now().Add(exportWriteDeadline))
 				}
-				return write(e)
+				if writeErr = write(e); writeErr != nil {
+					return writeErr
+				}
+				return nil
 			})
-			flush()
-			if err != nil {
+			if err == nil {
+				err = flush()
+				writeErr = err
+			}
+			switch {
+			case err == nil:
+			case writeErr != nil || errors.Is(err, context.Canceled):
+				// The client left or stopped reading: its loss, not a
+				// server error.
+				a.log.InfoContext(hc.Context(), "audit export ended early: the client stopped reading",
+					slog.Int("rows", n), slog.String("error", err.Error()))
+			default:
 				// Headers are gone; all we can do is stop and log.
 				_ = a.problem(hc.Context(), err)
 			}
@@ -202,3 +226,10 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// exportPath is the audit export, a streaming response (bodies.go).
+const exportPath = opPath + "/audit-logs/export"
+
+// exportWriteDeadline is how long the client of an export may take to read
+// each thousand rows.
+const exportWriteDeadline = 30 * time.Second

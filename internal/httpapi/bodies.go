@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -44,10 +45,17 @@ const (
 	maxIngestBody = ingestMaxBody
 )
 
+// streaming reports the responses that may legitimately last longer than
+// responseDeadline and requestTimeout: the live stream and the audit
+// export. They bound each database call and each write themselves.
+func streaming(path string) bool {
+	return strings.HasPrefix(path, streamPrefix) || path == exportPath
+}
+
 func readBodyFirst(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
-		if !strings.HasPrefix(r.URL.Path, streamPrefix) {
+		if !streaming(r.URL.Path) {
 			_ = rc.SetWriteDeadline(time.Now().Add(responseDeadline))
 		}
 		bw := &bodyInWriter{ResponseWriter: w}
@@ -91,6 +99,23 @@ func readBodyFirst(next http.Handler) http.Handler {
 		_ = r.Body.Close()
 		r.Body = newMemBody(body)
 		next.ServeHTTP(bw, r)
+	})
+}
+
+// withDeadline bounds the time a request may spend in the server after its
+// body has arrived, database calls included (Config.RequestTimeout), so
+// that a database that stops answering (a frozen PostgreSQL held every
+// request for 30 s) costs each client that long and a 503, not a hang.
+// Streaming responses bound each of their database calls instead.
+func withDeadline(timeout time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if streaming(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

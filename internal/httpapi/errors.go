@@ -10,6 +10,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/spendsense/operator-api/internal/review"
+	"github.com/spendsense/operator-api/internal/store"
 )
 
 // Problem is the RFC 9457 body of every error. It is huma's ErrorModel plus
@@ -108,8 +109,29 @@ func (a *API) problem(ctx context.Context, err error) error {
 		// The client went away; nothing useful to tell it.
 		return huma.NewError(499, "request canceled")
 	}
+	if store.Unavailable(err) {
+		a.log.WarnContext(ctx, "database unavailable", slog.String("error", err.Error()))
+		return huma.ErrorWithHeaders(huma.NewError(http.StatusServiceUnavailable, unavailableDetail),
+			http.Header{"Retry-After": {retryAfterUnavailable}})
+	}
 	a.log.ErrorContext(ctx, "internal error", slog.String("error", err.Error()))
 	return huma.NewError(http.StatusInternalServerError, "internal error")
+}
+
+// When the database is unreachable, too slow or out of space the answer is
+// 503 with Retry-After, never a bare 500: a client can then tell an outage
+// it should wait out from a bug. A request that fails so changed nothing
+// (its transaction did not commit), unless the commit itself was what timed
+// out: the Idempotency-Key makes the retry safe either way.
+const (
+	unavailableDetail     = "the database is unavailable or did not answer in time; retry later (with the same Idempotency-Key for an action)"
+	retryAfterUnavailable = "2"
+)
+
+// writeUnavailable answers 503 outside huma (the idempotency layer).
+func writeUnavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", retryAfterUnavailable)
+	writeProblem(w, http.StatusServiceUnavailable, unavailableDetail)
 }
 
 // invalid is a 422 naming one field.

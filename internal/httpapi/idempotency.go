@@ -133,6 +133,11 @@ func (a *API) idempotency(next http.Handler) http.Handler {
 				writeProblem(w, 499, "request canceled") // the client went away
 				return
 			}
+			if store.Unavailable(err) {
+				a.log.WarnContext(ctx, "idempotency key: database unavailable", slog.String("error", err.Error()))
+				writeUnavailable(w)
+				return
+			}
 			a.log.ErrorContext(ctx, "idempotency key", slog.String("error", err.Error()))
 			writeProblem(w, http.StatusInternalServerError, "internal error")
 			return

@@ -193,8 +193,11 @@ func (a *API) authenticate(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	op, tok, status, msg := a.verifyBearer(ctx.Context(), ctx.Header("Authorization"))
-	if status == http.StatusUnauthorized {
+	switch status {
+	case http.StatusUnauthorized:
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="spendsense"`)
+	case http.StatusServiceUnavailable:
+		ctx.SetHeader("Retry-After", retryAfterUnavailable)
 	}
 	if status != 0 {
 		_ = huma.WriteErr(a.huma, ctx, status, msg)
@@ -228,6 +231,11 @@ func (a *API) verifyBearer(ctx context.Context, header string) (*store.Operator,
 			// The client went away while we looked it up: not a server
 			// error (it was logged as one, and counted as a 500, under load).
 			return nil, tokenInfo{}, 499, "request canceled"
+		}
+		if store.Unavailable(err) {
+			// The database is in trouble: 503 (the caller adds Retry-After).
+			a.log.WarnContext(ctx, "authenticate: database unavailable", slog.String("error", err.Error()))
+			return nil, tokenInfo{}, http.StatusServiceUnavailable, unavailableDetail
 		}
 		if review.ErrorCode(err) == review.EInternal {
 			a.log.ErrorContext(ctx, "authenticate", slog.String("error", err.Error()))

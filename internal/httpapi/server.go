@@ -27,6 +27,9 @@ import (
 // Version is reported in the OpenAPI document.
 const Version = "1.0.0"
 
+// DefaultRequestTimeout is Config.RequestTimeout's default.
+const DefaultRequestTimeout = 10 * time.Second
+
 // Config is what the API needs from its process.
 type Config struct {
 	Store       *store.Store
@@ -57,6 +60,9 @@ type Config struct {
 	// (default 2h); StreamPoll how often it is read (default 200ms);
 	// StreamPing the heartbeat (default 20s).
 	StreamRetention, StreamPoll, StreamPing time.Duration
+	// RequestTimeout bounds each request's time in the server once its
+	// body is in, database calls included (default 10 s; bodies.go).
+	RequestTimeout time.Duration
 }
 
 // API is the HTTP API.
@@ -88,6 +94,9 @@ func New(cfg Config) *API {
 	}
 	if cfg.ClaimLease <= 0 {
 		cfg.ClaimLease = 10 * time.Minute
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
 	}
 	if cfg.IdempotencyTTL <= 0 {
 		cfg.IdempotencyTTL = 24 * time.Hour
@@ -157,6 +166,7 @@ func New(cfg Config) *API {
 		MaxAge:           600,
 	}).Handler(h)
 	h = newAdmission(cfg.MaxInflightWrites, cfg.MaxInflightBulk, cfg.MaxInflightReads, cfg.Registry).limit(h)
+	h = withDeadline(cfg.RequestTimeout, h)
 	h = readBodyFirst(h) // before the bounds: see bodies.go
 	h = a.observe(h)
 	a.handler = h

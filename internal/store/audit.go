@@ -212,18 +212,64 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, int
 }
 
 // EachAudit streams every matching audit row, newest first, with its
-// chain fields, to fn without holding more than one row in memory.
+// chain fields, to fn, a page of exportPage rows at a time. Each page is
+// read with a deadline of pageTimeout and its connection given back before
+// fn sees a row: an export to a client that stops reading must not hold a
+// pooled connection (ten such exports once took every connection of the
+// pool, and with them every other request and River's polling).
 func (s *Store) EachAudit(ctx context.Context, f AuditFilter, fn func(AuditEntry) error) error {
 	where, args := s.auditWhere(f)
-	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT `+auditProofColumns+` FROM operator_audit_log`+where+` ORDER BY timestamp DESC, audit_id DESC`), args...)
+	var after *Cursor
+	page := make([]AuditEntry, 0, exportPage)
+	for {
+		q, qargs := where, append([]any{}, args...)
+		if after != nil {
+			cond := "(timestamp, audit_id) < (?, ?)"
+			if q == "" {
+				q = " WHERE " + cond
+			} else {
+				q += " AND " + cond
+			}
+			qargs = append(qargs, s.ts(after.CreatedAt), after.ID)
+		}
+		qargs = append(qargs, exportPage)
+		var err error
+		if page, err = s.auditPage(ctx, `SELECT `+auditProofColumns+` FROM operator_audit_log`+q+` ORDER BY timestamp DESC, audit_id DESC LIMIT ?`, qargs, page[:0]); err != nil {
+			return err
+		}
+		for _, e := range page {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(page) < exportPage {
+			return nil
+		}
+		last := page[len(page)-1]
+		after = &Cursor{CreatedAt: last.Timestamp, ID: last.AuditID}
+	}
+}
+
+const (
+	// exportPage is how many audit rows an export reads at once.
+	exportPage = 1000
+	// pageTimeout bounds each page's query.
+	pageTimeout = 10 * time.Second
+)
+
+// auditPage runs one page's query into out.
+func (s *Store) auditPage(ctx context.Context, query string, args []any, out []AuditEntry) ([]AuditEntry, error) {
+	ctx, cancel := context.WithTimeout(ctx, pageTimeout)
+	defer cancel()
+	rows, err := s.Read.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
-		return fmt.Errorf("export audit: %w", err)
+		return nil, fmt.Errorf("export audit: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		r, err := scanAuditProof(rows)
 		if err != nil {
-			return fmt.Errorf("export audit: %w", err)
+			return nil, fmt.Errorf("export audit: %w", err)
 		}
 		e := AuditEntry{AuditID: r.AuditID, OperatorID: r.OperatorID, Action: r.Action,
 			Metadata: json.RawMessage(r.Metadata), Timestamp: r.Timestamp, PrevHash: &r.PrevHash, RowHash: r.RowHash}
@@ -233,9 +279,10 @@ func (s *Store) EachAudit(ctx context.Context, f AuditFilter, fn func(AuditEntry
 		if r.SealID != 0 {
 			e.SealID = &r.SealID
 		}
-		if err := fn(e); err != nil {
-			return err
-		}
+		out = append(out, e)
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("export audit: %w", err)
+	}
+	return out, nil
 }

@@ -16,6 +16,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -103,6 +104,11 @@ type Server struct {
 	Elapsed time.Duration // initdb and start-up
 	cmd     *exec.Cmd
 	done    chan error // receives the postmaster's exit
+	// what start was given, for Restart
+	bin  string
+	data string
+	cred *syscall.Credential
+	conf []string
 }
 
 // URL is the connection URL of database db (user postgres, trust auth).
@@ -156,7 +162,7 @@ func Start(settings ...string) (*Server, error) {
 	// Another process can take the free port between our probe and the
 	// server's bind (parallel test binaries all do this), so try again.
 	for attempt := 1; ; attempt++ {
-		if err = s.start(bin, data, cred, conf); err == nil {
+		if err = s.start(bin, data, cred, conf, 0); err == nil {
 			break
 		}
 		if attempt == 3 {
@@ -169,10 +175,13 @@ func Start(settings ...string) (*Server, error) {
 }
 
 // start launches postgres on a free port and waits until it answers.
-func (s *Server) start(bin, data string, cred *syscall.Credential, conf []string) error {
-	port, err := freePort()
-	if err != nil {
-		return err
+func (s *Server) start(bin, data string, cred *syscall.Credential, conf []string, port int) error {
+	s.bin, s.data, s.cred, s.conf = bin, data, cred, conf
+	var err error
+	if port == 0 {
+		if port, err = freePort(); err != nil {
+			return err
+		}
 	}
 	logPath := filepath.Join(s.Dir, "postgres.log")
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -260,6 +269,65 @@ func (s *Server) Stop() {
 		<-s.done
 	}
 	os.RemoveAll(s.Dir)
+}
+
+// Kill shuts the server down at once (SIGQUIT, PostgreSQL's immediate
+// shutdown, like a crash) and keeps its data for Restart: the outage the
+// reliability tests put a running service through.
+func (s *Server) Kill() {
+	_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// Restart starts a killed server again on its port, with its data.
+func (s *Server) Restart() error { return s.start(s.bin, s.data, s.cred, s.conf, s.Port) }
+
+// Freeze stops the postmaster and every backend (SIGSTOP): connections stay
+// open and nothing answers, as with a database host that hangs. Thaw
+// resumes them.
+func (s *Server) Freeze() error { return s.signalAll(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server (SIGCONT).
+func (s *Server) Thaw() error { return s.signalAll(syscall.SIGCONT) }
+
+// signalAll signals the postmaster and its children (the backends and
+// background workers), found by their parent in /proc.
+func (s *Server) signalAll(sig syscall.Signal) error {
+	pid := s.cmd.Process.Pid
+	pids := []int{pid}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces, so split after ')'
+		rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
+		if f := strings.Fields(rest); len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			pids = append(pids, child)
+		}
+	}
+	if sig == syscall.SIGCONT {
+		slices.Reverse(pids) // children first, then the postmaster
+	}
+	for _, p := range pids {
+		if err := syscall.Kill(p, sig); err != nil && p == pid {
+			return err
+		}
+	}
+	return nil
 }
 
 // Log returns the end of the server's log, for error messages.
