@@ -225,7 +225,9 @@ func TestPostgresStoppedAndFrozenMidLoad(t *testing.T) {
 		}
 		t.Skip("*** PostgreSQL server binaries missing: the outage test is SKIPPED ***")
 	}
-	pg, err := pgserver.Start()
+	// Durable, unlike the other tests' server: acknowledged writes must
+	// survive its crash.
+	pg, err := pgserver.Start("fsync=on", "synchronous_commit=on", "full_page_writes=on")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +275,22 @@ func TestPostgresStoppedAndFrozenMidLoad(t *testing.T) {
 	if l.tally.get("frozen 503") == 0 {
 		t.Errorf("no request was answered while PostgreSQL was frozen: requests hang with the database")
 	}
+	srv.stop()
 	l.check(t, dbURL)
+	if t.Failed() {
+		t.Logf("server errors:\n%s", errorLines(srv.logs.String()))
+	}
+}
+
+// errorLines returns the log lines at level ERROR.
+func errorLines(logs string) string {
+	var out []string
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.Contains(l, `"level":"ERROR"`) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // TestSQLiteDiskFull fills the file system under a running SQLite server

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -50,6 +51,7 @@ const (
 	idemDefaultMaxBody = 1 << 20
 	idemMaxResponse    = 8 << 20 // responses larger than this are not recorded
 	idemPurgeEvery     = time.Minute
+	idemReleaseTimeout = 2 * time.Second
 )
 
 // idemReplayHeaders are the response headers recorded beside Content-Type.
@@ -129,7 +131,7 @@ func (a *API) idempotency(next http.Handler) http.Handler {
 		hash := idemHash(r, body)
 		b, err := a.store.BeginIdempotent(ctx, operator, key, hash, a.store.Now(), a.cfg.IdempotencyTTL)
 		if err != nil {
-			if ctx.Err() != nil {
+			if errors.Is(ctx.Err(), context.Canceled) {
 				writeProblem(w, 499, "request canceled") // the client went away
 				return
 			}
@@ -171,15 +173,18 @@ func (a *API) idempotency(next http.Handler) http.Handler {
 		// Whatever happens below (even a panic), the claim must not outlive
 		// this request; the client may have gone, so use a context that
 		// survives it.
+		// With the database in trouble the release may fail; it is kept
+		// short so the client hears its 503 soon, and the claim's lease
+		// (store.IdempotencyLease) lets a retry take the key over anyway.
 		done := false
 		defer func() {
 			if done {
 				return
 			}
-			c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			c, cancel := context.WithTimeout(context.WithoutCancel(ctx), idemReleaseTimeout)
 			defer cancel()
 			if err := a.store.ReleaseIdempotent(c, operator, key, b.Started); err != nil {
-				a.log.ErrorContext(ctx, "idempotency key: release", slog.String("error", err.Error()))
+				a.log.WarnContext(ctx, "idempotency key: release", slog.String("error", err.Error()))
 			}
 		}()
 		next.ServeHTTP(rec, r)

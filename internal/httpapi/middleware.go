@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -62,6 +63,7 @@ func (a *API) observe(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-ID", id)
 		ctx := logging.WithRequestID(r.Context(), id)
+		ctx = context.WithValue(ctx, sourceKey{}, clientAddress(r))
 		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
@@ -80,7 +82,10 @@ func (a *API) observe(next http.Handler) http.Handler {
 			a.metrics.requests.WithLabelValues(route, method, strconv.Itoa(rec.status)).Inc()
 			a.metrics.latency.WithLabelValues(route, method).Observe(elapsed.Seconds())
 			level := slog.LevelInfo
-			if rec.status >= 500 {
+			switch {
+			case rec.status == http.StatusServiceUnavailable:
+				level = slog.LevelWarn // shed or the database in trouble: logged where it was decided
+			case rec.status >= 500:
 				level = slog.LevelError
 			}
 			a.log.Log(ctx, level, "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
@@ -165,6 +170,26 @@ func problemFallback(mux *http.ServeMux) http.Handler {
 		}
 		writeProblem(w, http.StatusNotFound, "no endpoint at "+r.URL.Path+"; see /docs")
 	})
+}
+
+type sourceKey struct{}
+
+// sourceFrom is the address the request came from (observe puts it in the
+// context), for the login throttle.
+func sourceFrom(ctx context.Context) string {
+	s, _ := ctx.Value(sourceKey{}).(string)
+	return s
+}
+
+// clientAddress is the connection's remote IP address. Headers such as
+// X-Forwarded-For are not believed: anyone can send them. Behind a proxy
+// every client shares the proxy's address, and so its login allowance.
+func clientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 type actorKey struct{}

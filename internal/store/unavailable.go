@@ -30,7 +30,7 @@ func Unavailable(err error) bool {
 		errors.Is(err, sql.ErrConnDone) || errors.Is(err, errStoreClosed) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ENOSPC) {
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, pgconn.ErrConnClosed) {
 		return true
 	}
 	var netErr net.Error
@@ -38,7 +38,7 @@ func Unavailable(err error) bool {
 		return true
 	}
 	var connErr *pgconn.ConnectError
-	if errors.As(err, &connErr) || pgconn.Timeout(err) {
+	if errors.As(err, &connErr) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) {
 		return true
 	}
 	var pgErr *pgconn.PgError
