@@ -5,12 +5,12 @@
 //
 // A login, put together:
 //
-//	key := auth.LoginKey(identifier)            // (+ client IP if wanted)
-//	if wait, ok, err := st.LoginAllowed(ctx, key, now); !ok { 429, Retry-After: wait }
 //	op, hash, err := st.OperatorCredentials(ctx, identifier)
-//	if not found { auth.DummyCheck(); record failure; 401 }
-//	if !auth.CheckPassword(hash, pw) || op.Disabled { record failure; 401 }
-//	st.ClearLoginFailures(ctx, key); token, claims, err := issuer.Issue(op.ID, op.Role)
+//	account := op.ID, or auth.LoginKey(identifier) when there is no such operator
+//	if wait, ok, err := st.ReserveLogin(ctx, account, clientIP, now); !ok { 429, Retry-After: wait }
+//	if not found { auth.DummyCheck(); 401 }     // the attempt is already counted
+//	if !auth.CheckPassword(hash, pw) || op.Disabled { 401 }
+//	st.LoginSucceeded(ctx, account, clientIP, now); token, claims, err := issuer.Issue(op.ID, op.Role)
 package auth
 
 import "strings"

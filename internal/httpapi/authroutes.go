@@ -53,7 +53,7 @@ func (a *API) registerAuth(api huma.API) {
 	register(api, huma.Operation{
 		OperationID: "auth-login", Method: http.MethodPost, Path: "/api/auth/login", Tags: tags,
 		Summary:     "Log in",
-		Description: "Exchanges an operator id (or email) and password for a bearer token. A wrong id and a wrong password give the same 401. Repeated failures for one identifier give 429 with Retry-After.",
+		Description: "Exchanges an operator id (or email) and password for a bearer token. A wrong id and a wrong password give the same 401. Repeated failures for one account (id and e-mail are one) give 429 with Retry-After: a few attempts are free, then each waits twice as long as the last, per client address and, more loosely, per account.",
 		Errors:      []int{http.StatusUnauthorized, http.StatusTooManyRequests, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *loginInput) (*loginOutput, error) {
 		ident := in.Body.OperatorID
@@ -63,9 +63,21 @@ func (a *API) registerAuth(api huma.API) {
 		if strings.TrimSpace(ident) == "" {
 			return nil, invalid("body.operator_id", "send operator_id or email", nil)
 		}
-		key := auth.LoginKey(ident)
+		op, hash, err := a.store.OperatorCredentials(ctx, ident)
+		if err != nil && review.ErrorCode(err) != review.ENotFound {
+			return nil, a.problem(ctx, err)
+		}
+		// One account whether named by id or e-mail; a name that is no
+		// operator's is throttled as an account of its own.
+		account := auth.LoginKey(ident)
+		if op != nil {
+			account = op.ID
+		}
+		source := sourceFrom(ctx)
 		now := a.store.Now()
-		wait, ok, err := a.store.LoginAllowed(ctx, key, now)
+		// The attempt is counted before the password is compared, so that
+		// parallel guesses cannot all pass a check made before any failed.
+		wait, ok, err := a.store.ReserveLogin(ctx, account, source, now)
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
@@ -75,10 +87,6 @@ func (a *API) registerAuth(api huma.API) {
 				huma.NewError(http.StatusTooManyRequests, "too many failed logins; try again in "+secs+" seconds"),
 				http.Header{"Retry-After": {secs}})
 		}
-		op, hash, err := a.store.OperatorCredentials(ctx, ident)
-		if err != nil && review.ErrorCode(err) != review.ENotFound {
-			return nil, a.problem(ctx, err)
-		}
 		good := false
 		if op == nil {
 			auth.DummyCheck() // same cost as a real check: no user enumeration by timing
@@ -86,19 +94,16 @@ func (a *API) registerAuth(api huma.API) {
 			good = auth.CheckPassword(hash, in.Body.Password) && !op.Disabled
 		}
 		if !good {
-			if err := a.store.RecordLoginFailure(ctx, key, now); err != nil {
-				return nil, a.problem(ctx, err)
-			}
 			// Only a real operator's id is logged: whatever else was typed
 			// into the id field may be a password typed one field early.
+			logged := "(unknown)"
 			if op != nil {
-				a.log.WarnContext(ctx, "login failed", slog.String("operator_id", op.ID))
-			} else {
-				a.log.WarnContext(ctx, "login failed", slog.String("operator_id", "(unknown)"))
+				logged = op.ID
 			}
+			a.log.WarnContext(ctx, "login failed", slog.String("operator_id", logged), slog.String("source", source))
 			return nil, huma.NewError(http.StatusUnauthorized, "invalid credentials")
 		}
-		if err := a.store.ClearLoginFailures(ctx, key); err != nil {
+		if err := a.store.LoginSucceeded(ctx, account, source, now); err != nil {
 			return nil, a.problem(ctx, err)
 		}
 		if err := a.store.TouchLastLogin(ctx, op.ID); err != nil {

@@ -298,8 +298,8 @@ func (s *Store) TokenRevoked(ctx context.Context, jti string) (bool, error) {
 }
 
 // PurgeExpired forgets revoked tokens that have expired by now (Verify
-// refuses them on their expiry alone) and login-failure records whose window
-// and lock are both over. It returns how many rows it deleted.
+// refuses them on their expiry alone) and login allowances left alone for
+// LoginFailureWindow (throttle.go). It returns how many rows it deleted.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	err := s.WithTx(ctx, func(tx *Tx) error {
@@ -309,8 +309,8 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) 
 		}
 		n, _ := res.RowsAffected()
 		total += n
-		res, err = tx.Exec(ctx, `DELETE FROM login_failures WHERE window_start <= ? AND (locked_until IS NULL OR locked_until <= ?)`,
-			loginTime(now.Add(-LoginFailureWindow)), loginTime(now))
+		res, err = tx.Exec(ctx, `DELETE FROM login_failures WHERE COALESCE(locked_until, window_start) <= ?`,
+			loginTime(now.Add(-LoginFailureWindow)))
 		if err != nil {
 			return fmt.Errorf("purge login failures: %w", err)
 		}
@@ -322,96 +322,4 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) 
 		return 0, err
 	}
 	return total, nil
-}
-
-// Login throttling. The policy is per key (see auth.LoginKey), kept in
-// login_failures so that it holds across processes sharing the database:
-// MaxLoginFailures failed logins within LoginFailureWindow of the first one
-// lock the key for LoginLockout. A successful login clears the count.
-const (
-	MaxLoginFailures   = 5
-	LoginFailureWindow = 15 * time.Minute
-	LoginLockout       = 15 * time.Minute
-)
-
-// loginTime formats a time for login_failures, whose timestamp columns are
-// fixed-width UTC text on both engines (so text order is time order).
-func loginTime(t time.Time) string { return t.UTC().Format(sqliteTimeLayout) }
-
-func loginKey(key string) string { return strings.ToLower(strings.TrimSpace(key)) }
-
-// LoginAllowed reports whether key may try to log in at now; if not,
-// retryAfter is how long until it may (rounded up to a whole second, at
-// least one).
-func (s *Store) LoginAllowed(ctx context.Context, key string, now time.Time) (retryAfter time.Duration, ok bool, err error) {
-	var locked NullTime
-	err = s.Read.QueryRowContext(ctx, s.q(`SELECT locked_until FROM login_failures WHERE login_key = ?`), loginKey(key)).Scan(&locked)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, true, nil
-	}
-	if err != nil {
-		return 0, false, fmt.Errorf("login allowed: %w", err)
-	}
-	if !locked.Valid || !locked.Time.After(now) {
-		return 0, true, nil
-	}
-	wait := locked.Time.Sub(now)
-	if r := wait % time.Second; r != 0 {
-		wait += time.Second - r
-	}
-	return wait, false, nil
-}
-
-// RecordLoginFailure counts one failed login for key at now, locking the
-// key once it reaches MaxLoginFailures within LoginFailureWindow.
-func (s *Store) RecordLoginFailure(ctx context.Context, key string, now time.Time) error {
-	key = loginKey(key)
-	if key == "" {
-		return review.Errorf(review.EInvalid, "login key must not be empty")
-	}
-	return s.WithTx(ctx, func(tx *Tx) error {
-		// Make sure the row exists, then lock it, so that concurrent
-		// failures on PostgreSQL count one after another.
-		if _, err := tx.Exec(ctx, `INSERT INTO login_failures (login_key, failures, window_start, locked_until)
-VALUES (?, 0, ?, NULL) ON CONFLICT (login_key) DO NOTHING`, key, loginTime(now)); err != nil {
-			return fmt.Errorf("record login failure: %w", err)
-		}
-		var (
-			failures int
-			start    Time
-			locked   NullTime
-		)
-		if err := tx.QueryRow(ctx, `SELECT failures, window_start, locked_until FROM login_failures WHERE login_key = ?`+tx.s.d.forUpdate(), key).
-			Scan(&failures, &start, &locked); err != nil {
-			return fmt.Errorf("record login failure: %w", err)
-		}
-		lockedNow := locked.Valid && locked.Time.After(now)
-		if !lockedNow && !now.Before(start.Time.Add(LoginFailureWindow)) {
-			// The window is over: this failure starts a new one.
-			failures, start.Time, locked.Valid = 0, now, false
-		}
-		failures++
-		var lockedUntil any
-		switch {
-		case lockedNow:
-			lockedUntil = loginTime(locked.Time) // failures while locked do not extend the lock
-		case failures >= MaxLoginFailures:
-			lockedUntil = loginTime(now.Add(LoginLockout))
-		}
-		if _, err := tx.Exec(ctx, `UPDATE login_failures SET failures = ?, window_start = ?, locked_until = ? WHERE login_key = ?`,
-			failures, loginTime(start.Time), lockedUntil, key); err != nil {
-			return fmt.Errorf("record login failure: %w", err)
-		}
-		return nil
-	})
-}
-
-// ClearLoginFailures forgets key's failures, after a successful login.
-func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
-	return s.WithTx(ctx, func(tx *Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE login_key = ?`, loginKey(key)); err != nil {
-			return fmt.Errorf("clear login failures: %w", err)
-		}
-		return nil
-	})
 }

@@ -3,8 +3,10 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -349,149 +351,115 @@ func TestAuthenticate(t *testing.T) {
 	})
 }
 
+// TestLoginThrottle: attempts are counted before they are answered; per
+// account and address the first few are free, then each waits twice as
+// long as the one before; another address is not slowed until the
+// account's own, looser allowance is spent.
 func TestLoginThrottle(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-		const key = "ana@example.com"
-
-		allowed := func(at time.Time) (time.Duration, bool) {
+		reserve := func(account, source string, at time.Time) (time.Duration, bool) {
 			t.Helper()
-			wait, ok, err := s.LoginAllowed(ctx, key, at)
+			wait, ok, err := s.ReserveLogin(ctx, account, source, at)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return wait, ok
 		}
-		fail := func(at time.Time) {
-			t.Helper()
-			if err := s.RecordLoginFailure(ctx, key, at); err != nil {
-				t.Fatal(err)
+		// Five free attempts from one address.
+		for i := range 5 {
+			if _, ok := reserve("ana", "10.0.0.1", t0); !ok {
+				t.Fatalf("attempt %d refused", i+1)
 			}
 		}
-
-		if _, ok := allowed(t0); !ok {
-			t.Fatal("fresh key refused")
+		// Then 1 s, 2 s, 4 s …: the sixth at once is refused, without counting.
+		if wait, ok := reserve("ANA", "10.0.0.1", t0); ok || wait != time.Second {
+			t.Fatalf("sixth at once: ok=%v wait=%s, want refused for 1s", ok, wait)
 		}
-		// Four failures: still allowed.
-		for i := range store.MaxLoginFailures - 1 {
-			fail(t0.Add(time.Duration(i) * time.Minute))
+		if _, ok := reserve("ana", "10.0.0.1", t0.Add(time.Second)); !ok {
+			t.Fatal("sixth after its second refused")
 		}
-		if _, ok := allowed(t0.Add(4 * time.Minute)); !ok {
-			t.Fatal("refused after 4 failures")
-		}
-		// The fifth within the window locks the key for LoginLockout.
-		fifth := t0.Add(10 * time.Minute)
-		fail(fifth)
-		wait, ok := allowed(fifth.Add(time.Minute))
-		if ok || wait != store.LoginLockout-time.Minute {
-			t.Fatalf("after 5 failures ok=%v wait=%s", ok, wait)
-		}
-		// Case of the key does not matter.
-		if _, ok, _ := s.LoginAllowed(ctx, "ANA@example.com", fifth); ok {
-			t.Fatal("upper-case key not locked")
+		if wait, ok := reserve("ana", "10.0.0.1", t0.Add(2*time.Second)); ok || wait != time.Second {
+			t.Fatalf("seventh 1 s later: ok=%v wait=%s, want 1s more", ok, wait)
 		}
 		// Retry-After rounds up to a whole second.
-		if wait, _ := allowed(fifth.Add(500 * time.Millisecond)); wait != store.LoginLockout {
-			t.Fatalf("wait %s, want %s", wait, store.LoginLockout)
+		if wait, _ := reserve("ana", "10.0.0.1", t0.Add(2500*time.Millisecond)); wait != time.Second {
+			t.Fatalf("wait %s, want 1s (rounded up)", wait)
 		}
-		// Failures while locked do not extend the lock.
-		fail(fifth.Add(2 * time.Minute))
-		if wait, _ := allowed(fifth.Add(2 * time.Minute)); wait != store.LoginLockout-2*time.Minute {
-			t.Fatalf("lock extended: wait %s", wait)
+		// Another address is not slowed by this one.
+		if _, ok := reserve("ana", "10.0.0.2", t0.Add(2*time.Second)); !ok {
+			t.Fatal("another address was throttled by the first one's failures")
 		}
-		// When the lock is over, the key is allowed and counts afresh.
-		after := fifth.Add(store.LoginLockout)
-		if _, ok := allowed(after); !ok {
-			t.Fatal("still locked after the lockout")
+		// A success resets both of ana's allowances.
+		if err := s.LoginSucceeded(ctx, "ana", "10.0.0.1", t0.Add(3*time.Second)); err != nil {
+			t.Fatal(err)
 		}
-		fail(after)
-		if _, ok := allowed(after.Add(time.Second)); !ok {
-			t.Fatal("one failure after the lockout locked the key")
+		for i := range 5 {
+			if _, ok := reserve("ana", "10.0.0.1", t0.Add(3*time.Second)); !ok {
+				t.Fatalf("after a success, attempt %d refused", i+1)
+			}
 		}
-
-		// Other keys are independent.
-		if _, ok, _ := s.LoginAllowed(ctx, "someone-else", fifth); !ok {
-			t.Fatal("another key is locked")
+		// The back-off is capped at 15 minutes per address.
+		at := t0.Add(time.Hour)
+		for range 40 {
+			wait, ok := reserve("bob", "10.0.0.9", at)
+			if !ok {
+				if wait > 15*time.Minute {
+					t.Fatalf("wait %s beyond the 15 min cap", wait)
+				}
+				at = at.Add(wait)
+			}
+		}
+		// Many addresses share the account's allowance: 20 free, then a
+		// wait of at most a minute.
+		at = t0.Add(2 * time.Hour)
+		refusedAt := -1
+		for i := range 30 {
+			if _, ok := reserve("cy", "10.1.0."+strconv.Itoa(i), at); !ok && refusedAt < 0 {
+				refusedAt = i
+			}
+		}
+		if refusedAt != 20 {
+			t.Fatalf("across addresses the first refusal came at attempt %d, want 21 (20 free, then 1 s)", refusedAt+1)
+		}
+		// Left alone for the window, an allowance is forgotten, and purged.
+		if _, ok := reserve("ana", "10.0.0.1", t0.Add(3*time.Second+store.LoginFailureWindow+time.Hour)); !ok {
+			t.Fatal("an allowance left alone for the window still throttles")
+		}
+		if n, err := s.PurgeExpired(ctx, t0.Add(48*time.Hour)); err != nil || n == 0 {
+			t.Fatalf("purged %d rows (%v), want some", n, err)
+		}
+		if _, _, err := s.ReserveLogin(ctx, " ", "10.0.0.1", t0); review.ErrorCode(err) != review.EInvalid {
+			t.Fatalf("empty account: %v", err)
 		}
 	})
 }
 
-func TestLoginThrottleWindow(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *store.Store) {
-		ctx := context.Background()
-		t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-		const key = "op_1"
-		// Failures spread wider than the window never lock.
-		for i := range 3 * store.MaxLoginFailures {
-			at := t0.Add(time.Duration(i) * 4 * time.Minute)
-			if err := s.RecordLoginFailure(ctx, key, at); err != nil {
-				t.Fatal(err)
-			}
-			if _, ok, err := s.LoginAllowed(ctx, key, at); err != nil || !ok {
-				t.Fatalf("failure %d at +%s locked the key (%v)", i+1, at.Sub(t0), err)
-			}
-		}
-
-		// A success clears the count.
-		for i := range store.MaxLoginFailures - 1 {
-			if err := s.RecordLoginFailure(ctx, "op_2", t0.Add(time.Duration(i)*time.Second)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := s.ClearLoginFailures(ctx, "op_2"); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.RecordLoginFailure(ctx, "op_2", t0.Add(10*time.Second)); err != nil {
-			t.Fatal(err)
-		}
-		if _, ok, _ := s.LoginAllowed(ctx, "op_2", t0.Add(10*time.Second)); !ok {
-			t.Fatal("count not cleared by success")
-		}
-		wantCode(t, s.RecordLoginFailure(ctx, " ", t0), review.EInvalid)
-
-		// PurgeExpired forgets finished windows but not live locks.
-		for i := range store.MaxLoginFailures {
-			if err := s.RecordLoginFailure(ctx, "locked", t0.Add(time.Duration(i)*time.Second)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		// At +window+2s "locked"'s window is over but its lock (until
-		// +LoginLockout+4s) is not, and the other keys' windows are live.
-		if _, ok, _ := s.LoginAllowed(ctx, "locked", t0.Add(store.LoginFailureWindow+2*time.Second)); ok {
-			t.Fatal("key not locked")
-		}
-		if n, err := s.PurgeExpired(ctx, t0.Add(store.LoginFailureWindow+2*time.Second)); err != nil || n != 0 {
-			t.Fatalf("purged %d rows (%v), want none", n, err)
-		}
-		if _, ok, _ := s.LoginAllowed(ctx, "locked", t0.Add(store.LoginFailureWindow+2*time.Second)); ok {
-			t.Fatal("purge dropped a live lock")
-		}
-		if n, err := s.PurgeExpired(ctx, t0.Add(24*time.Hour)); err != nil || n != 3 {
-			t.Fatalf("purged %d rows (%v), want 3 (op_1, op_2, locked)", n, err)
-		}
-	})
-}
-
-// TestLoginThrottleConcurrent: concurrent failures all count, so a burst
-// cannot slip extra guesses past the limit.
+// TestLoginThrottleConcurrent: attempts sent at once are all counted before
+// any is answered, so a burst gets exactly the free attempts and no more.
 func TestLoginThrottleConcurrent(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 		var wg sync.WaitGroup
-		for range store.MaxLoginFailures {
+		var allowed atomic.Int64
+		for range 100 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := s.RecordLoginFailure(ctx, "burst", t0); err != nil {
+				_, ok, err := s.ReserveLogin(ctx, "burst", "10.0.0.1", t0)
+				if err != nil {
 					t.Error(err)
+				}
+				if ok {
+					allowed.Add(1)
 				}
 			}()
 		}
 		wg.Wait()
-		if _, ok, err := s.LoginAllowed(ctx, "burst", t0); err != nil || ok {
-			t.Fatalf("after a burst of %d failures ok=%v err=%v", store.MaxLoginFailures, ok, err)
+		if n := allowed.Load(); n != 5 {
+			t.Fatalf("a burst of 100 attempts let %d through, want 5", n)
 		}
 	})
 }
