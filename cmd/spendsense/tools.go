@@ -317,7 +317,7 @@ func tokenCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&opID, "operator", "", "operator id")
-	cmd.Flags().DurationVar(&ttl, "ttl", time.Hour, "token lifetime")
+	cmd.Flags().DurationVar(&ttl, "ttl", time.Hour, "token lifetime, at most "+auth.MaxTTL.String())
 	_ = cmd.MarkFlagRequired("operator")
 	return cmd
 }

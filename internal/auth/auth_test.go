@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -271,6 +272,14 @@ func TestTokenMissingOrBadClaims(t *testing.T) {
 		"no jti":       func(c jwt.MapClaims) { delete(c, "jti") },
 		"no role":      func(c jwt.MapClaims) { delete(c, "role") },
 		"unknown role": func(c jwt.MapClaims) { c["role"] = "root" },
+		"no iat":       func(c jwt.MapClaims) { delete(c, "iat") },
+		// Time claims are JSON numbers (RFC 7519 NumericDate), not strings.
+		"exp a string": func(c jwt.MapClaims) { c["exp"] = strconv.FormatInt(t0.Add(time.Hour).Unix(), 10) },
+		"iat a string": func(c jwt.MapClaims) { c["iat"] = strconv.FormatInt(t0.Unix(), 10) },
+		"nbf a string": func(c jwt.MapClaims) { c["nbf"] = strconv.FormatInt(t0.Unix(), 10) },
+		"exp a bool":   func(c jwt.MapClaims) { c["exp"] = true },
+		// Signed with the right secret but living longer than MaxTTL.
+		"ten years": func(c jwt.MapClaims) { c["exp"] = t0.Add(10 * 365 * 24 * time.Hour).Unix() },
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := goodClaims()
@@ -286,6 +295,12 @@ func TestNewIssuer(t *testing.T) {
 	}
 	if _, err := auth.NewIssuer(secret, -time.Minute); err == nil {
 		t.Fatal("negative ttl accepted")
+	}
+	if _, err := auth.NewIssuer(secret, 87600*time.Hour); err == nil {
+		t.Fatal("a ten-year ttl accepted")
+	}
+	if _, err := auth.NewIssuer(secret, auth.MaxTTL); err != nil {
+		t.Fatalf("the longest ttl refused: %v", err)
 	}
 	iss, err := auth.NewIssuer(secret, 0)
 	if err != nil || iss.TTL() != auth.DefaultTTL {

@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -28,6 +29,11 @@ const (
 	MinSecretBytes = 32
 	// DefaultTTL is how long a token lives unless told otherwise.
 	DefaultTTL = time.Hour
+	// MaxTTL is the longest a token may live, however it was made: a
+	// token is a bearer credential, and `token --ttl 87600h` once issued
+	// one for ten years. Verify refuses a token whose exp is further than
+	// this from its iat.
+	MaxTTL = 24 * time.Hour
 )
 
 // ErrInvalidToken is the one error Verify returns, for every reason a token
@@ -62,7 +68,8 @@ func (c Claims) Expiry() time.Time {
 }
 
 // Validate is called by the parser after the standard checks: a token must
-// also name an operator, carry an id and a known role.
+// also name an operator, carry an id and a known role, and say when it was
+// issued, no longer than MaxTTL before it expires.
 func (c Claims) Validate() error {
 	switch {
 	case c.Subject == "":
@@ -73,8 +80,29 @@ func (c Claims) Validate() error {
 		return fmt.Errorf("token has unknown role %q", c.Role)
 	case c.Epoch < 0:
 		return errors.New("token has a negative epoch")
+	case c.IssuedAt == nil:
+		return errors.New("token has no iat")
+	case c.ExpiresAt != nil && c.ExpiresAt.Sub(c.IssuedAt.Time) > MaxTTL:
+		return fmt.Errorf("token lives %s, longer than %s", c.ExpiresAt.Sub(c.IssuedAt.Time), MaxTTL)
 	}
 	return nil
+}
+
+// UnmarshalJSON refuses time claims that are not JSON numbers: RFC 7519
+// makes exp, nbf and iat NumericDates, and the jwt library would also take
+// "exp": "99999999999", a string.
+func (c *Claims) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	for _, k := range []string{"exp", "nbf", "iat"} {
+		if v, ok := raw[k]; ok && (len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9'))) {
+			return fmt.Errorf("token claim %s is not a number", k)
+		}
+	}
+	type plain Claims // without this method
+	return json.Unmarshal(b, (*plain)(c))
 }
 
 // Issuer signs and verifies tokens with one HMAC secret.
@@ -125,8 +153,8 @@ func NewIssuer(secret []byte, ttl time.Duration) (*Issuer, error) {
 	if ttl == 0 {
 		ttl = DefaultTTL
 	}
-	if ttl < 0 {
-		return nil, fmt.Errorf("token lifetime must be positive, got %s", ttl)
+	if ttl < 0 || ttl > MaxTTL {
+		return nil, fmt.Errorf("token lifetime must be positive and at most %s, got %s", MaxTTL, ttl)
 	}
 	return &Issuer{secret: append([]byte(nil), secret...), ttl: ttl, now: time.Now}, nil
 }
@@ -170,8 +198,8 @@ func (i *Issuer) IssueFor(operatorID string, role review.Role, epoch int64, ttl 
 	if !review.ValidRole(string(role)) {
 		return "", Claims{}, fmt.Errorf("issue token: unknown role %q", role)
 	}
-	if ttl <= 0 {
-		return "", Claims{}, fmt.Errorf("issue token: lifetime must be positive, got %s", ttl)
+	if ttl <= 0 || ttl > MaxTTL {
+		return "", Claims{}, fmt.Errorf("issue token: lifetime must be positive and at most %s, got %s", MaxTTL, ttl)
 	}
 	jti, err := uuid.NewV7()
 	if err != nil {
