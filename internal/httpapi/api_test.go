@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/spendsense/operator-api/internal/review"
 	"github.com/spendsense/operator-api/internal/store"
@@ -82,6 +83,11 @@ func TestAuth(t *testing.T) {
 			e.do("GET", "/api/operator/recommendations", e.as(review.RoleOperator)+"x", nil).must(t, 401)
 		})
 		t.Run("ErrTooManyRequests", func(t *testing.T) {
+			// The back-off is in seconds: with the clock running, a slow
+			// machine could outlast it between two requests.
+			now := time.Now()
+			s.SetClock(func() time.Time { return now })
+			defer s.SetClock(time.Now)
 			for i := 0; i < 5; i++ {
 				e.do("POST", "/api/auth/login", "", map[string]any{"operator_id": "op_ingest", "password": "bad"}).must(t, 401)
 			}

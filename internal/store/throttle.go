@@ -88,6 +88,12 @@ func (s *Store) ReserveLogin(ctx context.Context, account, source string, now ti
 		return 0, false, review.Errorf(review.EInvalid, "login account must not be empty")
 	}
 	keys := loginKeys(account, source)
+	// A refusal needs no write: read first, and only an attempt that may
+	// go ahead takes the write transaction (which reads again, locked).
+	// A flood of guesses at a throttled account then costs reads.
+	if wait, err := s.loginWait(ctx, keys, now); err != nil || wait > 0 {
+		return roundUp(wait), false, err
+	}
 	policy := [2]struct {
 		free int
 		max  time.Duration
@@ -134,10 +140,36 @@ window_start = CASE WHEN failures = 0 THEN ? ELSE window_start END WHERE login_k
 	if err != nil {
 		return 0, false, err
 	}
-	if r := retryAfter % time.Second; r != 0 {
-		retryAfter += time.Second - r
+	return roundUp(retryAfter), ok, nil
+}
+
+// roundUp rounds a wait up to a whole second (Retry-After's unit).
+func roundUp(d time.Duration) time.Duration {
+	if r := d % time.Second; r != 0 {
+		d += time.Second - r
 	}
-	return retryAfter, ok, nil
+	return d
+}
+
+// loginWait is how long keys say the next attempt must wait, read without
+// locking (ReserveLogin checks again under the lock).
+func (s *Store) loginWait(ctx context.Context, keys [2]string, now time.Time) (time.Duration, error) {
+	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT locked_until FROM login_failures WHERE login_key IN (?, ?) AND locked_until IS NOT NULL`), keys[0], keys[1])
+	if err != nil {
+		return 0, fmt.Errorf("login wait: %w", err)
+	}
+	defer rows.Close()
+	var wait time.Duration
+	for rows.Next() {
+		var next NullTime
+		if err := rows.Scan(&next); err != nil {
+			return 0, fmt.Errorf("login wait: %w", err)
+		}
+		if next.Valid && next.Time.After(now) && next.Time.Sub(now) < LoginFailureWindow {
+			wait = max(wait, next.Time.Sub(now))
+		}
+	}
+	return wait, rows.Err()
 }
 
 // LoginSucceeded resets account's allowances after a successful login from
