@@ -23,7 +23,7 @@ import (
 )
 
 func serveCmd() *cobra.Command {
-	var addr, pprofAddr string
+	var addr, pprofAddr, metricsAddr string
 	var maxWrites, maxBulk, maxReads int
 	var sealEvery time.Duration
 	var requestTimeout time.Duration
@@ -89,6 +89,13 @@ func serveCmd() *cobra.Command {
 				}
 				defer ln.Close() // a no-op once served
 			}
+			var metricsLn net.Listener
+			if metricsAddr != "" {
+				if metricsLn, err = net.Listen("tcp", metricsAddr); err != nil {
+					return err
+				}
+				defer metricsLn.Close()
+			}
 			if pprofAddr != "" {
 				if err := startPprof(pprofAddr, log); err != nil {
 					return err
@@ -112,6 +119,9 @@ func serveCmd() *cobra.Command {
 			// Delivery: every process installs the enqueuer (approvals insert
 			// their job in the approving transaction); only --workers runs jobs.
 			reg := prometheus.NewRegistry()
+			if metricsLn != nil {
+				serveMetrics(metricsLn, reg, log)
+			}
 			var jobs []delivery.Jobs
 			if sealKey == nil {
 				// A key made up per process would sign seals no auditor
@@ -145,7 +155,8 @@ func serveCmd() *cobra.Command {
 				MaxInflightWrites: maxWrites, MaxInflightBulk: maxBulk, MaxInflightReads: maxReads,
 				AlertThresholds:      alertTh,
 				RealtimeAnonymousOff: rs.anonymous == "off", MaxStreams: rs.maxStreams, StreamRetention: rs.retention,
-				RequestTimeout: requestTimeout,
+				RequestTimeout:   requestTimeout,
+				MetricsElsewhere: metricsAddr != "",
 			})
 			srv := &http.Server{
 				Handler:           api.Handler(),
@@ -194,6 +205,7 @@ func serveCmd() *cobra.Command {
 	cmd.Flags().IntVar(&maxReads, "max-inflight-reads", 1024, "reads served at once; more are answered 503 with Retry-After (-1: no limit)")
 	cmd.Flags().DurationVar(&requestTimeout, "request-timeout", httpapi.DefaultRequestTimeout,
 		"longest a request may take once its body is in, database calls included; past it the answer is 503 with Retry-After")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve GET /metrics on this separate address instead of the API's, e.g. 127.0.0.1:9100 (keep it private: docs/RELIABILITY.md)")
 	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve runtime profiles (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060; off by default")
 	cmd.Flags().BoolVar(&demo, "demo", false, "on an empty database: seed demo data and create one demo operator per role, printing their credentials once")
 	envFlags = append(envFlags, alertFlags(cmd, &alertTh)...)

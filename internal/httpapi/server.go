@@ -60,6 +60,9 @@ type Config struct {
 	// (default 2h); StreamPoll how often it is read (default 200ms);
 	// StreamPing the heartbeat (default 20s).
 	StreamRetention, StreamPoll, StreamPing time.Duration
+	// MetricsElsewhere: /metrics is served on a listener of its own
+	// (serve --metrics-addr), not on the API's handler.
+	MetricsElsewhere bool
 	// RequestTimeout bounds each request's time in the server once its
 	// body is in, database calls included (default 10 s; bodies.go).
 	RequestTimeout time.Duration
@@ -153,7 +156,9 @@ func New(cfg Config) *API {
 	a.registerRealtime(api)
 	mux.HandleFunc("GET "+streamPath, a.serveStream)
 	apidocs.Register(mux)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	if !cfg.MetricsElsewhere {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	}
 
 	var h http.Handler = problemFallback(mux)
 	h = a.idempotency(h)
