@@ -118,6 +118,9 @@ func sqliteDSN(path string, readOnly bool) string {
 		// The WAL is checkpointed in the background (checkpoint.go); the
 		// committing writer only does it past walBackstopPages.
 		q.Add("_pragma", "wal_autocheckpoint("+strconv.Itoa(walBackstopPages)+")")
+		// When a checkpoint lets the WAL start over, its file is cut back
+		// to this size rather than kept at its largest (walBound).
+		q.Add("_pragma", "journal_size_limit("+strconv.Itoa(walLimit)+")")
 	}
 	return "file:" + path + "?" + q.Encode()
 }
@@ -143,7 +146,7 @@ func openSQLite(path string, opts Options) (*Store, error) {
 	r.SetMaxIdleConns(opts.MaxConns)
 	r.SetConnMaxLifetime(0)
 	s := &Store{Engine: SQLite, Write: w, Read: r, d: sqliteDialect{}, now: time.Now}
-	s.group = startGroupCommitter(s)
+	s.group = startGroupCommitter(s, path+"-wal")
 	s.ckpt = startCheckpointer(path)
 	return s, nil
 }

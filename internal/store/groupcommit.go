@@ -43,6 +43,7 @@ type txRequest struct {
 
 type groupCommitter struct {
 	s    *Store
+	wal  walBound
 	reqs chan *txRequest // unbuffered: a send completes only when the committer takes it
 	quit chan struct{}
 	done chan struct{}
@@ -60,8 +61,8 @@ func (s *Store) GroupCommitStats() (transactions, actions int64) {
 	return s.group.transactions.Load(), s.group.actions.Load()
 }
 
-func startGroupCommitter(s *Store) *groupCommitter {
-	g := &groupCommitter{s: s, reqs: make(chan *txRequest), quit: make(chan struct{}), done: make(chan struct{})}
+func startGroupCommitter(s *Store, walPath string) *groupCommitter {
+	g := &groupCommitter{s: s, wal: walBound{path: walPath}, reqs: make(chan *txRequest), quit: make(chan struct{}), done: make(chan struct{})}
 	go g.loop()
 	return g
 }
@@ -117,6 +118,7 @@ func (g *groupCommitter) loop() {
 			}
 		}
 		g.run(batch)
+		g.wal.check(g.s.Write)
 	}
 }
 
