@@ -190,15 +190,19 @@ func (a *API) registerActions(api huma.API) {
 				}
 			}
 		}
+		respond := func(rec *review.Recommendation) *approveOutput {
+			out := &approveOutput{}
+			out.Body.Status, out.Body.RecommendationID, out.Body.ApprovedBy = "approved", rec.ID, actor.ID
+			out.Body.ApprovedAt, out.Body.Recommendation = *rec.ApprovedAt, toWire(rec)
+			return out
+		}
+		recordInTx(ctx, func(r ...any) any { return respond(r[0].(*review.Recommendation)).Body })
 		rec, err := a.store.Approve(ctx, ain)
 		a.count(review.ActionApprove, err)
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		out := &approveOutput{}
-		out.Body.Status, out.Body.RecommendationID, out.Body.ApprovedBy = "approved", rec.ID, actor.ID
-		out.Body.ApprovedAt, out.Body.Recommendation = *rec.ApprovedAt, toWire(rec)
-		return out, nil
+		return respond(rec), nil
 	})
 
 	register(api, huma.Operation{
@@ -213,15 +217,19 @@ func (a *API) registerActions(api huma.API) {
 			return nil, err
 		}
 		actor := actorFrom(ctx)
+		respond := func(rec *review.Recommendation) *rejectOutput {
+			out := &rejectOutput{}
+			out.Body.Status, out.Body.RecommendationID, out.Body.RejectedBy = "rejected", rec.ID, actor.ID
+			out.Body.RejectedAt, out.Body.Reason, out.Body.Recommendation = *rec.RejectedAt, in.Body.Reason, toWire(rec)
+			return out
+		}
+		recordInTx(ctx, func(r ...any) any { return respond(r[0].(*review.Recommendation)).Body })
 		rec, err := a.store.Reject(ctx, store.RejectInput{ID: in.ID, Actor: actor, Reason: in.Body.Reason, Pre: pre})
 		a.count(review.ActionReject, err)
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		out := &rejectOutput{}
-		out.Body.Status, out.Body.RecommendationID, out.Body.RejectedBy = "rejected", rec.ID, actor.ID
-		out.Body.RejectedAt, out.Body.Reason, out.Body.Recommendation = *rec.RejectedAt, in.Body.Reason, toWire(rec)
-		return out, nil
+		return respond(rec), nil
 	})
 
 	register(api, huma.Operation{
@@ -249,18 +257,24 @@ func (a *API) registerActions(api huma.API) {
 			}
 		}
 		actor := actorFrom(ctx)
+		respond := func(rec *review.Recommendation, changes map[string]store.Change) *modifyOutput {
+			out := &modifyOutput{}
+			out.Body.Status, out.Body.RecommendationID, out.Body.Modifications = "modified", rec.ID, changes
+			out.Body.ModifiedBy, out.Body.ModifiedAt, out.Body.Recommendation = actor.ID, rec.ModifiedAt, toWire(rec)
+			if rec.ModifiedBy != nil {
+				out.Body.ModifiedBy = *rec.ModifiedBy
+			}
+			return out
+		}
+		recordInTx(ctx, func(r ...any) any {
+			return respond(r[0].(*review.Recommendation), r[1].(map[string]store.Change)).Body
+		})
 		rec, changes, err := a.store.Modify(ctx, store.ModifyInput{ID: in.ID, Actor: actor, Title: b.Title, Rationale: b.Rationale, Priority: b.Priority, Pre: pre})
 		a.count(review.ActionModify, err)
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		out := &modifyOutput{}
-		out.Body.Status, out.Body.RecommendationID, out.Body.Modifications = "modified", rec.ID, changes
-		out.Body.ModifiedBy, out.Body.ModifiedAt, out.Body.Recommendation = actor.ID, rec.ModifiedAt, toWire(rec)
-		if rec.ModifiedBy != nil {
-			out.Body.ModifiedBy = *rec.ModifiedBy
-		}
-		return out, nil
+		return respond(rec, changes), nil
 	})
 
 	register(api, huma.Operation{
@@ -275,15 +289,19 @@ func (a *API) registerActions(api huma.API) {
 			return nil, err
 		}
 		actor := actorFrom(ctx)
+		respond := func(rec *review.Recommendation, flagID string) *flagOutput {
+			out := &flagOutput{}
+			out.Body.Status, out.Body.RecommendationID, out.Body.FlagID = "flagged", rec.ID, flagID
+			out.Body.FlaggedBy, out.Body.FlaggedAt, out.Body.Recommendation = actor.ID, rec.UpdatedAt, toWire(rec)
+			return out
+		}
+		recordInTx(ctx, func(r ...any) any { return respond(r[0].(*review.Recommendation), r[1].(string)).Body })
 		rec, flagID, err := a.store.Flag(ctx, store.FlagInput{ID: in.ID, Actor: actor, Reason: in.Body.Reason, Pre: pre})
 		a.count(review.ActionFlag, err)
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		out := &flagOutput{}
-		out.Body.Status, out.Body.RecommendationID, out.Body.FlagID = "flagged", rec.ID, flagID
-		out.Body.FlaggedBy, out.Body.FlaggedAt, out.Body.Recommendation = actor.ID, rec.UpdatedAt, toWire(rec)
-		return out, nil
+		return respond(rec, flagID), nil
 	})
 
 	register(api, huma.Operation{
@@ -325,6 +343,7 @@ func (a *API) registerActions(api huma.API) {
 				return nil, err
 			}
 		}
+		recordInTx(ctx, func(r ...any) any { return r[0].(store.BulkResult) })
 		res, err := a.store.BulkApprove(ctx, store.BulkApproveInput{Actor: actorFrom(ctx), IDs: in.Body.RecommendationIDs, Notes: in.Body.Notes})
 		if err != nil {
 			a.count("bulk_approve", err)

@@ -169,6 +169,11 @@ func (a *API) idempotency(next http.Handler) http.Handler {
 			a.log.InfoContext(ctx, "idempotency key reused", slog.Bool("expired", b.Expired), slog.Bool("took_over", b.TookOver))
 		}
 
+		// The actions that support it record the response in their own
+		// transaction (store.IdemCommit); for the others it is recorded
+		// below, after the handler.
+		commit := &store.IdemCommit{OperatorID: operator, Key: key, Started: b.Started}
+		r = r.WithContext(store.WithIdemCommit(ctx, commit))
 		rec := &idemRecorder{ResponseWriter: w}
 		// Whatever happens below (even a panic), the claim must not outlive
 		// this request; the client may have gone, so use a context that
@@ -192,6 +197,10 @@ func (a *API) idempotency(next http.Handler) http.Handler {
 		status := rec.status
 		if status == 0 {
 			status = http.StatusOK
+		}
+		if status == http.StatusOK && commit.Recorded() {
+			done = true // committed with the action
+			return
 		}
 		if !idemRecordable(status) || rec.overflow || !utf8.Valid(rec.body.Bytes()) || bytes.IndexByte(rec.body.Bytes(), 0) >= 0 {
 			return // the deferred release lets a retry act
@@ -344,3 +353,21 @@ func (r *idemRecorder) Flush() {
 }
 
 func (r *idemRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// recordInTx asks the action called next with ctx to record its response to
+// a keyed request in its own transaction (store.IdemCommit): body turns the
+// action's result into the response body, exactly as the handler will
+// return it. Without an Idempotency-Key it does nothing.
+func recordInTx(ctx context.Context, body func(result ...any) any) {
+	c := store.IdemCommitFrom(ctx)
+	if c == nil {
+		return
+	}
+	c.Render = func(result ...any) (store.IdemResponse, error) {
+		var buf bytes.Buffer
+		if err := jsonFormat.Marshal(&buf, body(result...)); err != nil {
+			return store.IdemResponse{}, err
+		}
+		return store.IdemResponse{Status: http.StatusOK, ContentType: "application/json", Body: buf.Bytes()}, nil
+	}
+}

@@ -122,17 +122,21 @@ func (a *API) registerFlags(api huma.API) {
 			}
 		}
 		actor := actorFrom(ctx)
+		respond := func(flag *store.Flag, rec *review.Recommendation) *resolveOutput {
+			out := &resolveOutput{}
+			out.Body.Status, out.Body.FlagID, out.Body.RecommendationID = string(rec.Status), flag.FlagID, rec.ID
+			out.Body.Resolution, out.Body.ResolvedBy, out.Body.ResolvedAt = in.Body.Resolution, actor.ID, flag.ResolvedAt
+			out.Body.Flag, out.Body.Recommendation = flag, toWire(rec)
+			return out
+		}
+		recordInTx(ctx, func(r ...any) any { return respond(r[0].(*store.Flag), r[1].(*review.Recommendation)).Body })
 		flag, rec, err := a.store.ResolveFlag(ctx, store.ResolveInput{FlagID: in.FlagID, Actor: actor,
 			Resolution: in.Body.Resolution, Notes: in.Body.Notes, Override: in.Body.OverrideGuardrails})
 		a.count("resolve_flag", err)
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		out := &resolveOutput{}
-		out.Body.Status, out.Body.FlagID, out.Body.RecommendationID = string(rec.Status), flag.FlagID, rec.ID
-		out.Body.Resolution, out.Body.ResolvedBy, out.Body.ResolvedAt = in.Body.Resolution, actor.ID, flag.ResolvedAt
-		out.Body.Flag, out.Body.Recommendation = flag, toWire(rec)
-		return out, nil
+		return respond(flag, rec), nil
 	})
 }
 

@@ -133,8 +133,11 @@ func (s *Store) Approve(ctx context.Context, in ApproveInput) (*review.Recommend
 				return meta
 			},
 		}, rec)
+		if err != nil {
+			return err
+		}
 		out = d.after
-		return err
+		return tx.recordIdem(ctx, out) // the keyed response renders the approved recommendation
 	})
 	return out, err
 }
@@ -164,8 +167,11 @@ func (s *Store) Reject(ctx context.Context, in RejectInput) (*review.Recommendat
 				return map[string]any{"reason": in.Reason, "from_status": string(rec.Status)}
 			},
 		}, rec)
+		if err != nil {
+			return err
+		}
 		out = d.after
-		return err
+		return tx.recordIdem(ctx, out)
 	})
 	return out, err
 }
@@ -214,14 +220,20 @@ func (s *Store) Modify(ctx context.Context, in ModifyInput) (*review.Recommendat
 		}
 		if len(changes) == 0 {
 			out = rec
-			return attachTags(ctx, tx.Query, []*review.Recommendation{rec})
+			if err := attachTags(ctx, tx.Query, []*review.Recommendation{rec}); err != nil {
+				return err
+			}
+			return tx.recordIdem(ctx, out, changes)
 		}
 		d, err := tx.decideOne(ctx, decision{
 			edge: review.EdgeModify, actor: in.Actor, set: set, args: args, audit: review.ActionModify,
 			meta: func(*review.Recommendation) map[string]any { return map[string]any{"modifications": changes} },
 		}, rec)
+		if err != nil {
+			return err
+		}
 		out = d.after
-		return err
+		return tx.recordIdem(ctx, out, changes) // the recommendation and its changes
 	})
 	return out, changes, err
 }
@@ -257,7 +269,7 @@ func (s *Store) Flag(ctx context.Context, in FlagInput) (*review.Recommendation,
 VALUES (?, ?, ?, ?, ?, ?)`, flagID, rec.ID, in.Actor.ID, in.Reason, false, s.ts(tx.Now)); err != nil {
 			return fmt.Errorf("insert flag: %w", err)
 		}
-		return nil
+		return tx.recordIdem(ctx, out, flagID) // the recommendation and the flag's id
 	})
 	return out, flagID, err
 }

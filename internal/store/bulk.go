@@ -104,12 +104,12 @@ func (s *Store) BulkApprove(ctx context.Context, in BulkApproveInput) (BulkResul
 			}
 			reported[id] = true
 		}
-		return nil
+		res.Approved, res.Failed = len(res.ApprovedIDs), len(res.FailedItems)
+		return tx.recordIdem(ctx, res)
 	})
 	if err != nil {
 		return BulkResult{}, err
 	}
-	res.Approved, res.Failed = len(res.ApprovedIDs), len(res.FailedItems)
 	return res, nil
 }
 

@@ -155,7 +155,10 @@ WHERE flag_id = ? AND resolved = ?`, true, in.Actor.ID, s.ts(tx.Now), in.Resolut
 		outRec = done.after
 		outFlag, err = scanFlag(tx.QueryRow(ctx, `SELECT `+flagColumns+`
 FROM recommendation_flags f JOIN recommendations r ON r.recommendation_id = f.recommendation_id WHERE f.flag_id = ?`, in.FlagID))
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.recordIdem(ctx, outFlag, outRec) // the flag and its recommendation
 	})
 	return outFlag, outRec, err
 }

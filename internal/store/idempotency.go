@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -75,11 +76,13 @@ type IdemBegin struct {
 
 // IdempotencyLease is how long an unfinished claim on a key holds. A request
 // still running after that long is presumed dead (its process was killed
-// between claiming the key and recording the response), and a repeat may
-// take the key over rather than wait for the key's whole TTL. The actions
-// themselves stay safe if it was merely slow: every state change is
-// conditional on the status it expects.
-const IdempotencyLease = 2 * time.Minute
+// before its action committed: an action that commits records its response
+// in the same transaction, IdemCommit), and a repeat may take the key over
+// rather than wait for the key's whole TTL. Every request runs under the
+// server's request deadline (10 s by default), so three times that is long
+// past any live one; and the actions stay safe if one was merely slow:
+// every state change is conditional on the status it expects.
+const IdempotencyLease = 30 * time.Second
 
 // BeginIdempotent claims key for operatorID for a request whose hash is hash,
 // or reports why it cannot: a repeat of a finished request (IdemDone), one
@@ -165,6 +168,17 @@ content_type = 'application/json', response_headers = '{}', created_at = ? WHERE
 // claim is no longer this attempt's (it was taken over after
 // IdempotencyLease, or has expired and been purged).
 func (s *Store) FinishIdempotent(ctx context.Context, operatorID, key string, started time.Time, r IdemResponse) (bool, error) {
+	var ok bool
+	err := s.WithTx(ctx, func(tx *Tx) error {
+		var err error
+		ok, err = tx.finishIdempotent(ctx, operatorID, key, started, r)
+		return err
+	})
+	return ok, err
+}
+
+// finishIdempotent is FinishIdempotent inside tx.
+func (tx *Tx) finishIdempotent(ctx context.Context, operatorID, key string, started time.Time, r IdemResponse) (bool, error) {
 	headers := []byte("{}")
 	if len(r.Headers) > 0 {
 		var err error
@@ -178,17 +192,13 @@ func (s *Store) FinishIdempotent(ctx context.Context, operatorID, key string, st
 	if r.Status <= 0 {
 		return false, fmt.Errorf("idempotency key: cannot record status %d", r.Status)
 	}
-	var n int64
-	err := s.WithTx(ctx, func(tx *Tx) error {
-		res, err := tx.Exec(ctx, `UPDATE idempotency_keys SET status_code = ?, response_body = ?, content_type = ?, response_headers = ?
+	res, err := tx.Exec(ctx, `UPDATE idempotency_keys SET status_code = ?, response_body = ?, content_type = ?, response_headers = ?
 WHERE operator_id = ? AND idem_key = ? AND status_code = 0 AND created_at = ?`,
-			r.Status, string(r.Body), r.ContentType, string(headers), operatorID, key, s.ts(started))
-		if err != nil {
-			return fmt.Errorf("idempotency key: record response: %w", err)
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
+		r.Status, string(r.Body), r.ContentType, string(headers), operatorID, key, tx.s.ts(started))
+	if err != nil {
+		return false, fmt.Errorf("idempotency key: record response: %w", err)
+	}
+	n, err := res.RowsAffected()
 	return n == 1, err
 }
 
@@ -220,4 +230,61 @@ func (s *Store) PurgeIdempotency(ctx context.Context, olderThan time.Time) (int6
 		return err
 	})
 	return n, err
+}
+
+// IdemCommit is a key claimed by BeginIdempotent whose first response is
+// recorded inside the transaction of the action itself, so that the action
+// and its record commit together: a process killed between the two
+// transactions of the older way left an action done and its key released,
+// and the client's retry with the same key was told 409 ("cannot approve
+// … approved") instead of getting the first response back.
+//
+// The idempotency layer puts it in the request's context (WithIdemCommit);
+// the handler sets Render, which turns the action's result into exactly the
+// response it would send; the action calls tx.recordIdem with its result
+// at the end of its transaction.
+type IdemCommit struct {
+	OperatorID, Key string
+	Started         time.Time
+	// Render makes the response from the action's result (each action
+	// documents what it passes).
+	Render   func(result ...any) (IdemResponse, error)
+	recorded atomic.Bool
+}
+
+type idemCommitKey struct{}
+
+// WithIdemCommit returns ctx carrying c.
+func WithIdemCommit(ctx context.Context, c *IdemCommit) context.Context {
+	return context.WithValue(ctx, idemCommitKey{}, c)
+}
+
+// IdemCommitFrom returns the claimed key in ctx, or nil.
+func IdemCommitFrom(ctx context.Context) *IdemCommit {
+	c, _ := ctx.Value(idemCommitKey{}).(*IdemCommit)
+	return c
+}
+
+// Recorded reports whether the response was written in the action's
+// transaction. It is only meaningful once the action has succeeded (a
+// transaction that failed after it rolled the record back too).
+func (c *IdemCommit) Recorded() bool { return c != nil && c.recorded.Load() }
+
+// recordIdem records the first response of the keyed request in ctx, if
+// any, in tx: called by an action as the last step of its transaction.
+func (tx *Tx) recordIdem(ctx context.Context, result ...any) error {
+	c := IdemCommitFrom(ctx)
+	if c == nil || c.Render == nil {
+		return nil
+	}
+	r, err := c.Render(result...)
+	if err != nil {
+		return fmt.Errorf("idempotency key: render response: %w", err)
+	}
+	ok, err := tx.finishIdempotent(ctx, c.OperatorID, c.Key, c.Started, r)
+	if err != nil {
+		return err
+	}
+	c.recorded.Store(ok)
+	return nil
 }
