@@ -76,7 +76,7 @@ func startOutageLoad(base, op, ing string, ids []string, workers int) *outageLoa
 						if status == http.StatusOK {
 							l.acked.Store(id, true)
 						}
-						if status != http.StatusServiceUnavailable && status != 0 {
+						if status != http.StatusServiceUnavailable && status != 0 && status != statusInProgress {
 							break
 						}
 						select {
@@ -122,8 +122,16 @@ func (l *outageLoad) send(method, path, token string, body []byte, key string) i
 		time.Sleep(50 * time.Millisecond) // the server is not answering at all
 		return 0
 	}
-	_, _ = io.Copy(io.Discard, res.Body)
+	answer, _ := io.ReadAll(res.Body)
 	res.Body.Close()
+	if res.StatusCode == http.StatusConflict && key != "" && bytes.Contains(answer, []byte("still in progress")) {
+		// The key's first attempt claimed it and never finished (the
+		// database went away under it): retry once the claim's lease is
+		// over, as Retry-After says.
+		l.tally.add(phase+" 409-in-progress", 1)
+		time.Sleep(time.Second)
+		return statusInProgress
+	}
 	l.tally.add(fmt.Sprintf("%s %d", phase, res.StatusCode), 1)
 	if res.StatusCode == http.StatusServiceUnavailable && res.Header.Get("Retry-After") == "" {
 		l.noRetryAfter.Add(1)
@@ -178,14 +186,24 @@ func (l *outageLoad) report() string {
 	return b.String()
 }
 
-// check fails the test on any 5xx but 503, any 503 without Retry-After,
-// and any approval acknowledged with 200 that the database does not hold.
+// statusInProgress stands for a 409 saying the key's first attempt still
+// holds it.
+const statusInProgress = -409
+
+// check fails the test on any 5xx but 503, any 503 without Retry-After, any
+// 409 but "still in progress" (each item is approved by one worker only,
+// with its own key, so any other conflict is a retry that was not given the
+// first response), and any approval acknowledged with 200 that the
+// database does not hold.
 func (l *outageLoad) check(t *testing.T, dbURL string) {
 	t.Helper()
 	l.tally.mu.Lock()
 	for k, n := range l.tally.m {
 		if f := strings.Fields(k); f[1] >= "500" && f[1] != "503" && f[1] != "error" {
 			t.Errorf("%d answers %q: database trouble must be 503, never another 5xx", n, k)
+		}
+		if f := strings.Fields(k); f[1] == "409" {
+			t.Errorf("%d answers %q: a retry with its Idempotency-Key must get the first response", n, k)
 		}
 	}
 	l.tally.mu.Unlock()
