@@ -193,9 +193,10 @@ func (a *API) registerOperators(api huma.API) {
 // changed, under the login throttle: a stolen token must not become a way to
 // guess the password it was issued for.
 func (a *API) checkCurrentPassword(ctx context.Context, operatorID, pw string) error {
-	key := auth.LoginKey(operatorID)
-	now := a.store.Now()
-	if _, ok, err := a.store.LoginAllowed(ctx, key, now); err != nil {
+	// The check counts against the same allowances as a login (store's
+	// throttle): reserved before the comparison, reset on success.
+	now, source := a.store.Now(), sourceFrom(ctx)
+	if _, ok, err := a.store.ReserveLogin(ctx, operatorID, source, now); err != nil {
 		return a.problem(ctx, err)
 	} else if !ok {
 		return huma.NewError(http.StatusTooManyRequests, "too many failed password checks; try again later")
@@ -205,10 +206,10 @@ func (a *API) checkCurrentPassword(ctx context.Context, operatorID, pw string) e
 		return a.problem(ctx, err)
 	}
 	if !auth.CheckPassword(hash, pw) {
-		if err := a.store.RecordLoginFailure(ctx, key, now); err != nil {
-			return a.problem(ctx, err)
-		}
 		return huma.NewError(http.StatusForbidden, "current_password is not this operator's password")
+	}
+	if err := a.store.LoginSucceeded(ctx, operatorID, source, now); err != nil {
+		return a.problem(ctx, err)
 	}
 	return nil
 }
