@@ -17,6 +17,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/spendsense/operator-api/internal/auth"
 	"github.com/spendsense/operator-api/internal/review"
 	"github.com/spendsense/operator-api/internal/store"
 )
@@ -103,11 +104,14 @@ func (a *API) idempotency(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		operator, ok := a.idemCaller(ctx, r, op.roles)
+		caller, ok := a.idemCaller(ctx, r, op.roles)
 		if !ok {
 			next.ServeHTTP(w, r)
 			return
 		}
+		operator := caller.op.ID
+		ctx = context.WithValue(ctx, verifiedCallerKey{}, caller)
+		r = r.WithContext(ctx)
 		if len(vals) != 1 || !validIdemKey(vals[0]) {
 			writeProblem(w, http.StatusUnprocessableEntity,
 				"Idempotency-Key must be one header of 1 to 255 printable ASCII characters")
@@ -220,25 +224,38 @@ func (a *API) idempotency(next http.Handler) http.Handler {
 // valid, the operator live and enabled, and its role one of roles: exactly
 // the auth middleware's test, so that this layer never records anything for
 // a request that will be refused.
-func (a *API) idemCaller(ctx context.Context, r *http.Request, roles []review.Role) (string, bool) {
+//
+// The caller it found is handed on in the request's context (verifiedCaller),
+// so that the auth middleware does not look the same token up again.
+func (a *API) idemCaller(ctx context.Context, r *http.Request, roles []review.Role) (*verifiedCaller, bool) {
 	if a.issuer == nil || a.store == nil {
-		return "", false
+		return nil, false
 	}
 	scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
 	token = strings.TrimSpace(token)
 	if !found || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return "", false
+		return nil, false
 	}
 	claims, err := a.issuer.Verify(token)
 	if err != nil {
-		return "", false
+		return nil, false
 	}
 	op, err := a.store.Authenticate(ctx, claims.OperatorID(), claims.ID, claims.Epoch)
 	if err != nil || !allowed(roles, op.Role) {
-		return "", false
+		return nil, false
 	}
-	return op.ID, true
+	return &verifiedCaller{token: token, op: op, claims: claims}, true
 }
+
+// verifiedCaller is a bearer token already verified, with its operator
+// found live and enabled, earlier in the same request.
+type verifiedCaller struct {
+	token  string
+	op     *store.Operator
+	claims auth.Claims
+}
+
+type verifiedCallerKey struct{}
 
 // validIdemKey: 1–255 printable ASCII characters.
 func validIdemKey(k string) bool {

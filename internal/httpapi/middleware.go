@@ -217,7 +217,16 @@ func (a *API) authenticate(ctx huma.Context, next func(huma.Context)) {
 		next(ctx)
 		return
 	}
-	op, tok, status, msg := a.verifyBearer(ctx.Context(), ctx.Header("Authorization"))
+	var op *store.Operator
+	var tok tokenInfo
+	var status int
+	var msg string
+	if v := verifiedBefore(ctx.Context(), ctx.Header("Authorization")); v != nil {
+		// The idempotency layer has just checked this very token.
+		op, tok = v.op, tokenInfo{jti: v.claims.ID, exp: v.claims.Expiry()}
+	} else {
+		op, tok, status, msg = a.verifyBearer(ctx.Context(), ctx.Header("Authorization"))
+	}
 	switch status {
 	case http.StatusUnauthorized:
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="spendsense"`)
@@ -236,6 +245,20 @@ func (a *API) authenticate(ctx huma.Context, next func(huma.Context)) {
 	c := context.WithValue(ctx.Context(), actorKey{}, store.Actor{ID: op.ID, Role: op.Role})
 	c = context.WithValue(c, tokenKey{}, tok)
 	next(huma.WithContext(ctx, c))
+}
+
+// verifiedBefore returns the caller the idempotency layer verified earlier
+// in this request, if it did so for the token in header.
+func verifiedBefore(ctx context.Context, header string) *verifiedCaller {
+	v, ok := ctx.Value(verifiedCallerKey{}).(*verifiedCaller)
+	if !ok {
+		return nil
+	}
+	scheme, token, found := strings.Cut(header, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) != v.token {
+		return nil
+	}
+	return v
 }
 
 // verifyBearer checks an Authorization header: a valid bearer token of a
