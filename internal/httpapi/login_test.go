@@ -3,12 +3,15 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/spendsense/operator-api/internal/httpapi"
 	"github.com/spendsense/operator-api/internal/store"
 	"github.com/spendsense/operator-api/internal/testdb"
 )
@@ -77,4 +80,24 @@ func TestLoginBurst(t *testing.T) {
 			t.Errorf("the operator from another address after the burst: %d, want 200 (no lock-out)", status)
 		}
 	})
+}
+
+// TestLoginNeverLogsAPassword: a password typed into the id field, or sent
+// as the password, never reaches the log, in any case.
+func TestLoginNeverLogsAPassword(t *testing.T) {
+	s := testdb.Open(t, store.SQLite)
+	logs := &syncBuffer{}
+	e := newEnvConfig(t, s, func(c *httpapi.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	e.do(http.MethodPost, "/api/auth/login", "", map[string]any{"operator_id": "Tr0ub4dor&3-Secret", "password": "x"}).must(t, http.StatusUnauthorized)
+	e.do(http.MethodPost, "/api/auth/login", "", map[string]any{"operator_id": "op_admin", "password": "Tr0ub4dor&3-Other"}).must(t, http.StatusUnauthorized)
+	e.do(http.MethodPost, "/api/auth/login", "", `{"operator_id": "op_admin", "password": "Tr0ub4dor&3-Malformed"`).must(t, http.StatusBadRequest)
+	out := strings.ToLower(logs.String())
+	if strings.Contains(out, "tr0ub4dor") {
+		t.Fatalf("a password reached the log:\n%s", logs.String())
+	}
+	if !strings.Contains(out, `"operator_id":"op_admin"`) {
+		t.Errorf("the failed login of a real operator is not logged with its id:\n%s", logs.String())
+	}
 }
