@@ -26,9 +26,9 @@ import (
 // It also gives every response a write deadline (responseDeadline): a
 // client that stops reading cannot keep a handler, and whatever it holds,
 // waiting on a full socket forever. Streaming responses set their own
-// rolling deadline per chunk (the audit export); the live stream under
-// streamPrefix is exempt here and is responsible for its own (a stream that
-// does not keep up is disconnected).
+// rolling deadline per chunk (the audit export); the live stream
+// (liveStreamPath) is exempt here and is responsible for its own (a stream
+// that does not keep up is disconnected).
 
 const (
 	// bodyDeadline is how long a request's body may take to arrive.
@@ -36,9 +36,9 @@ const (
 	// responseDeadline is how long a response may take to be written,
 	// counted from the request's arrival.
 	responseDeadline = 60 * time.Second
-	// streamPrefix: long-lived event streams, which manage their own
-	// write deadlines.
-	streamPrefix = "/api/realtime/"
+	// liveStreamPath: the long-lived event stream, which manages its own
+	// write deadline per event.
+	liveStreamPath = "/api/realtime/stream"
 	// maxBody and maxIngestBody are the largest bodies read at all; the
 	// operations' own limits (huma's MaxBodyBytes) are the same or smaller.
 	maxBody       = 1 << 20
@@ -49,7 +49,7 @@ const (
 // responseDeadline and requestTimeout: the live stream and the audit
 // export. They bound each database call and each write themselves.
 func streaming(path string) bool {
-	return strings.HasPrefix(path, streamPrefix) || path == exportPath
+	return path == liveStreamPath || path == exportPath
 }
 
 func readBodyFirst(next http.Handler) http.Handler {
