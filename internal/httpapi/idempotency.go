@@ -194,6 +194,10 @@ func (a *API) idempotency(next http.Handler) http.Handler {
 			defer cancel()
 			if err := a.store.ReleaseIdempotent(c, operator, key, b.Started); err != nil {
 				a.log.WarnContext(ctx, "idempotency key: release", slog.String("error", err.Error()))
+				// Keep trying in the background, so that a retry after the
+				// database is back acts at once instead of waiting out the
+				// lease.
+				go a.retryRelease(context.WithoutCancel(ctx), operator, key, b.Started)
 			}
 		}()
 		next.ServeHTTP(rec, r)
@@ -386,5 +390,19 @@ func recordInTx(ctx context.Context, body func(result ...any) any) {
 			return store.IdemResponse{}, err
 		}
 		return store.IdemResponse{Status: http.StatusOK, ContentType: "application/json", Body: buf.Bytes()}, nil
+	}
+}
+
+// retryRelease tries once a second, for as long as the claim's lease, to
+// give back a key whose release failed (the database was in trouble).
+func (a *API) retryRelease(ctx context.Context, operator, key string, started time.Time) {
+	for end := time.Now().Add(store.IdempotencyLease); time.Now().Before(end); {
+		time.Sleep(time.Second)
+		c, cancel := context.WithTimeout(ctx, idemReleaseTimeout)
+		err := a.store.ReleaseIdempotent(c, operator, key, started)
+		cancel()
+		if err == nil {
+			return
+		}
 	}
 }

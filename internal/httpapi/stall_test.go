@@ -94,7 +94,9 @@ func TestStalledExportsHoldNoConnection(t *testing.T) {
 		e.waitInflight("read", 12)
 		time.Sleep(500 * time.Millisecond) // let every export fill its socket and block
 
-		client := &http.Client{Timeout: 5 * time.Second}
+		// A safety net, not a speed limit: with the exports holding the
+		// connections these requests would wait for ever.
+		client := &http.Client{Timeout: 25 * time.Second}
 		for _, path := range []string{"/ready", "/api/operator/recommendations", "/api/operator/audit-logs?limit=5"} {
 			req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
 			req.Header.Set("Authorization", "Bearer "+op)
