@@ -31,9 +31,9 @@ import (
 // its own account, so unknown and known names are throttled alike.
 //
 // What this guarantees, and why it is not a lock-out: a guesser at one
-// address gets sourceFree attempts and then ever slower ones (about 18 in
-// the first hour, then 4 an hour at the cap); guessers at many addresses
-// share the account's allowance (about 85 an hour). The operator, at
+// address gets sourceFree attempts and then ever slower ones (17 in the
+// first hour, then 4 an hour at the cap); guessers at many addresses share
+// the account's allowance (84 an hour). The operator, at
 // another address, is never slowed by a guesser at one address, and by
 // guessers at many by at most accountMaxDelay per attempt; a right password
 // is still refused while its own allowances say wait, since whether it is
