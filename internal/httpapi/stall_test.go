@@ -118,7 +118,7 @@ func TestStalledExportsHoldNoConnection(t *testing.T) {
 		e.waitInflight("read", 0)
 		e.do(http.MethodGet, "/api/operator/recommendations", op, nil).must(t, http.StatusOK)
 		for _, line := range strings.Split(logs.String(), "\n") {
-			if strings.Contains(line, `"level":"ERROR"`) {
+			if strings.Contains(line, `"level":"ERROR"`) && (strings.Contains(line, "/audit-logs/export") || strings.Contains(line, "internal error")) {
 				t.Errorf("a client leaving an export was logged as an error: %s", line)
 			}
 		}
