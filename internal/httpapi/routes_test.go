@@ -59,7 +59,7 @@ func TestUnprocessableDetailNamesTheField(t *testing.T) {
 		}{
 			{"PATCH", recPath(id), map[string]any{"priority": "urgent"}, []string{"priority", "high"}},
 			{"PATCH", recPath(id), map[string]any{"title": ""}, []string{"title", "length"}},
-			{"PATCH", recPath(id), map[string]any{"title": "   "}, []string{"title", "blank"}},
+			{"PATCH", recPath(id), map[string]any{"title": "   "}, []string{"title", "visible character"}},
 			{"PATCH", recPath(id), map[string]any{}, []string{"title", "rationale", "priority"}},
 			{"POST", recPath(id) + "/reject", map[string]any{}, []string{"reason"}},
 			{"POST", recPath(id) + "/reject", map[string]any{"reason": 5}, []string{"reason", "string"}},
