@@ -23,12 +23,16 @@ import (
 	"github.com/spendsense/operator-api/internal/testdb"
 )
 
+// binaryDir holds the binary buildBinary built; TestMain removes it.
+var binaryDir string
+
 // buildBinary builds cmd/spendsense once per test process.
 var buildBinary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "spendsense-e2e-")
 	if err != nil {
 		return "", err
 	}
+	binaryDir = dir
 	bin := filepath.Join(dir, "spendsense")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/spendsense/operator-api/cmd/spendsense").CombinedOutput()
 	if err != nil {

@@ -37,8 +37,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build spendsense: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	defer os.RemoveAll(dir)
-	testdb.Main(m)
+	code := testdb.Run(m)
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 const secret = "e2e-secret-e2e-secret-e2e-secret-e2e-secret"

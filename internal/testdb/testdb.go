@@ -135,9 +135,16 @@ func EmptyURL(t testing.TB, e store.Engine) string {
 // Main runs the tests, then stops the PostgreSQL server this process
 // started (if any) and exits with the tests' code. Call it from TestMain.
 func Main(m *testing.M) {
+	os.Exit(Run(m))
+}
+
+// Run is Main for a TestMain that has its own clean-up to do before it
+// exits: it runs the tests, stops the throwaway PostgreSQL and returns the
+// exit code.
+func Run(m *testing.M) int {
 	code := m.Run()
 	pg.stop()
-	os.Exit(code)
+	return code
 }
 
 // pg is the per-process PostgreSQL state, set up on first use.
