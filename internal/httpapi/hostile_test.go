@@ -125,6 +125,9 @@ func TestHostileInput(t *testing.T) {
 				t.Errorf("%s: status %d, want %d; %s", c.name, r.Status, c.want, trim(r.Body))
 				continue
 			}
+			if r.Status < 400 {
+				continue // a hostile read that is answered still changes nothing (compared below)
+			}
 			if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
 				t.Errorf("%s: Content-Type %q, want application/problem+json", c.name, ct)
 				continue
@@ -534,7 +537,6 @@ func hostileCases(pending, flagID, cursor string) []hostileCase {
 			hostileCase{name: "audit operator_id " + inj, method: "GET", path: audit + "?operator_id=" + qv, want: 422},
 			hostileCase{name: "audit recommendation_id " + inj, method: "GET", path: audit + "?recommendation_id=" + qv, want: 422},
 			hostileCase{name: "export operator_id " + inj, method: "GET", path: audit + "/export?operator_id=" + qv, want: 422},
-			hostileCase{name: "stats operator_id " + inj, method: "GET", path: stats + "?operator_id=" + qv, want: 422},
 			hostileCase{name: "get recommendation " + inj, method: "GET", path: rec + "/" + pv, want: 422},
 			hostileCase{name: "trace " + inj, method: "GET", path: rec + "/" + pv + "/trace", want: 422},
 			hostileCase{name: "approve " + inj, method: "POST", path: rec + "/" + pv + "/approve", body: `{}`, want: 422},
@@ -545,6 +547,15 @@ func hostileCases(pending, flagID, cursor string) []hostileCase {
 			hostileCase{name: "resolve " + inj, method: "POST", path: "/api/operator/flags/" + pv + "/resolve", token: "senior_operator", body: `{"resolution": "requeue", "notes": "x"}`, want: 422},
 			hostileCase{name: "retry " + inj, method: "POST", path: "/api/operator/deliveries/" + pv + "/retry", token: "admin", want: 422},
 		)
+	}
+	// /stats takes any operator_id up to 128 characters (no operator has it:
+	// zeros), as the public dashboard sends a non-id there.
+	for _, inj := range injections {
+		want := 200
+		if len(inj) > 128 {
+			want = 422
+		}
+		cs = append(cs, hostileCase{name: "stats operator_id " + inj, method: "GET", path: stats + "?operator_id=" + qe(inj), want: want})
 	}
 	return cs
 }
