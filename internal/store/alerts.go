@@ -77,7 +77,8 @@ type Alert struct {
 }
 
 // Alerts evaluates every alert from counters and short index walks: the
-// status counters, the first entries of the pending and open-flag indexes,
+// status and guardrail-failure counters, the first entries of the pending,
+// failing and open-flag indexes,
 // and the last hour's activity_buckets / operator_buckets. Nothing grows
 // with the number of recommendations or the length of the history.
 func (s *Store) Alerts(ctx context.Context, th AlertThresholds) ([]Alert, error) {
@@ -96,7 +97,7 @@ func (s *Store) Alerts(ctx context.Context, th AlertThresholds) ([]Alert, error)
  (SELECT COALESCE(SUM(n), 0) FROM recommendation_status_counts WHERE status = 'flagged'),
  (SELECT created_at FROM recommendations WHERE status = 'pending' ORDER BY status, created_at, recommendation_id LIMIT 1),
  (SELECT created_at FROM recommendations WHERE status = 'pending' ORDER BY status, created_at, recommendation_id LIMIT 1 OFFSET ?),
- (SELECT COUNT(*) FROM recommendations`+failingIdx+` WHERE status = 'pending' AND NOT guardrails_passed),
+ (SELECT COALESCE(SUM(n), 0) FROM pending_guardrail_failures),
  (SELECT created_at FROM recommendations`+failingIdx+` WHERE status = 'pending' AND NOT guardrails_passed ORDER BY created_at LIMIT 1 OFFSET ?),
  (SELECT flagged_at FROM recommendation_flags WHERE resolved = ? ORDER BY resolved, flagged_at LIMIT 1),
  (SELECT COALESCE(SUM(n), 0) FROM activity_buckets WHERE bucket >= ? AND action = 'approve'),

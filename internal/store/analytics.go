@@ -80,22 +80,29 @@ type PersonaApproval struct {
 // the queue (not an audit action).
 const createdAction = "created"
 
-// Analytics computes every figure from counters (migrations 00007 and 00010, the
-// status counters, audit_day_counts and decision_buckets), so the cost
-// follows the length of the range in quarter-hours, not the number of rows.
+// Analytics computes every figure from counters (migrations 00007, 00010
+// and 00013, the status counters, audit_day_counts and decision_buckets):
+// whole UTC days from the day rollups, and at each cut of the range (its
+// ends and the zone's midnights) the quarter-hours between the cut and the
+// nearest UTC midnight. The cost follows the number of days in the range,
+// not the number of rows.
 func (s *Store) Analytics(ctx context.Context, in AnalyticsInput) (*Analytics, error) {
 	out := &Analytics{DateRange: DateRange{Start: in.Start.UTC(), End: in.End.UTC()},
 		ActionsByType: []ActionCount{}, ActionsTimeline: []TimelineCount{},
 		OperatorActivity: []OperatorActivity{}, ApprovalByPersona: []PersonaApproval{}}
-	byAction, err := s.analyticsActivity(ctx, in, out)
+	cuts := dayCuts(in.Start, in.End, in.Loc)
+	byAction, err := s.analyticsActivity(ctx, in.Loc, cuts, out)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.analyticsOperators(ctx, in, out); err != nil {
+	if err := s.analyticsOperators(ctx, cuts[0], cuts[len(cuts)-1], out); err != nil {
 		return nil, err
 	}
 	sum := &out.Summary
 	for action, n := range byAction {
+		if n == 0 {
+			continue
+		}
 		if action == createdAction {
 			sum.RecommendationsGenerated = n
 			continue
@@ -111,12 +118,24 @@ func (s *Store) Analytics(ctx context.Context, in AnalyticsInput) (*Analytics, e
 	sum.ApprovalRate = percent(approved, approved+rejected)
 	sum.FlagRate = percent(flagged, approved+rejected+flagged)
 
+	first, last := cuts[0], cuts[len(cuts)-1]
+	q := `SELECT approved, approved_secs, rejected, rejected_secs FROM decision_days WHERE day >= ? AND day < ?`
+	args := []any{first.day.Unix(), last.day.Unix()}
+	for _, c := range []struct {
+		cut  dayCut
+		sign int
+	}{{first, first.sign()}, {last, -last.sign()}} {
+		if from, to := c.cut.span(); from.Before(to) {
+			q += fmt.Sprintf(` UNION ALL SELECT %[1]d * approved, %[1]d * approved_secs, %[1]d * rejected, %[1]d * rejected_secs
+ FROM decision_buckets WHERE bucket >= ? AND bucket < ?`, c.sign)
+			args = append(args, s.ts(from), s.ts(to))
+		}
+	}
 	var decided int64
 	var secs float64
 	err = s.Read.QueryRowContext(ctx, s.q(`SELECT
  (SELECT COALESCE(SUM(n), 0) FROM recommendation_status_counts WHERE status = 'pending'),
- COALESCE(SUM(approved + rejected), 0), COALESCE(SUM(approved_secs + rejected_secs), 0)
- FROM decision_buckets WHERE bucket >= ? AND bucket < ?`), s.ts(in.Start), s.ts(in.End)).Scan(&sum.QueueSize, &decided, &secs)
+ COALESCE(SUM(approved + rejected), 0), COALESCE(SUM(approved_secs + rejected_secs), 0) FROM (`+q+`) x`), args...).Scan(&sum.QueueSize, &decided, &secs)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: %w", err)
 	}
@@ -126,108 +145,130 @@ func (s *Store) Analytics(ctx context.Context, in AnalyticsInput) (*Analytics, e
 	return out, nil
 }
 
-// daySegment is a run of calendar days in the zone that are all 24 hours
-// long (or a single day that is not), so a quarter-hour's day is plain
-// arithmetic: (bucket - base) / 86400 days after base, one query for the
-// whole run whatever its length.
-type daySegment struct {
-	from, to time.Time // the part of the range it covers
-	base     time.Time // midnight (in the zone) of its first day
-	days     int
+// dayCut is a point where the range is cut (an end, or a midnight of the
+// zone inside it) and the UTC midnight nearest to it. The day rollups count
+// whole UTC days; the quarter-hours between the cut and its midnight (at
+// most 12 hours, none when they are the same) correct them.
+type dayCut struct {
+	at, day time.Time
 }
 
-// daySegments splits [start, end) at the zone's offset changes.
-func daySegments(start, end time.Time, loc *time.Location) []daySegment {
-	const day = 24 * time.Hour
+// span is the part of the day between the cut and its midnight.
+func (c dayCut) span() (from, to time.Time) {
+	if c.day.Before(c.at) {
+		return c.day, c.at
+	}
+	return c.at, c.day
+}
+
+// sign is how the span's counts adjust the days counted from c.day for the
+// part of the range after the cut: subtracted when the midnight comes
+// first (the days hold the span, which is before the cut), added when it
+// comes later (the days miss it). The part before the cut takes the
+// opposite sign.
+func (c dayCut) sign() int {
+	if c.day.Before(c.at) {
+		return -1
+	}
+	return 1
+}
+
+// dayCuts cuts [start, end) at the zone's midnights: cut i and i+1 bound
+// the range's i-th calendar day in loc.
+func dayCuts(start, end time.Time, loc *time.Location) []dayCut {
+	cut := func(t time.Time) dayCut {
+		return dayCut{at: t, day: t.Add(12 * time.Hour).UTC().Truncate(24 * time.Hour)}
+	}
+	cuts := []dayCut{cut(start)}
 	y, m, d := start.In(loc).Date()
-	var segs []daySegment
-	for dayStart := time.Date(y, m, d, 0, 0, 0, 0, loc); dayStart.Before(end); {
-		next := nextMidnight(dayStart, loc)
-		seg := daySegment{base: dayStart, from: maxTime(dayStart, start), days: 1}
-		if next.Sub(dayStart) == day {
-			for next.Before(end) {
-				after := nextMidnight(next, loc)
-				if after.Sub(next) != day {
-					break
-				}
-				next = after
-				seg.days++
-			}
+	for next := time.Date(y, m, d+1, 0, 0, 0, 0, loc); next.Before(end); {
+		cuts = append(cuts, cut(next))
+		y, m, d = next.In(loc).Date()
+		next = time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+	}
+	return append(cuts, cut(end))
+}
+
+// activityKey is one (action, persona) of activity_buckets.
+type activityKey struct{ action, persona string }
+
+// analyticsActivity fills actions_timeline and approval_by_persona from
+// activity_days and the quarter-hours at every cut, and returns the
+// range's totals by kind (audit actions and createdAction).
+func (s *Store) analyticsActivity(ctx context.Context, loc *time.Location, cuts []dayCut, out *Analytics) (map[string]int64, error) {
+	parts := []string{`SELECT -1 AS k, day, action, persona, SUM(n) AS n FROM activity_days WHERE day >= ? AND day < ? GROUP BY day, action, persona`}
+	args := []any{cuts[0].day.Unix(), cuts[len(cuts)-1].day.Unix()}
+	for k, c := range cuts {
+		if from, to := c.span(); from.Before(to) {
+			parts = append(parts, fmt.Sprintf(`SELECT %d, 0, action, persona, SUM(n) FROM activity_buckets WHERE bucket >= ? AND bucket < ? GROUP BY action, persona`, k))
+			args = append(args, from.Unix(), to.Unix())
 		}
-		seg.to = minTime(next, end)
-		segs = append(segs, seg)
-		dayStart = next
 	}
-	return segs
-}
-
-func nextMidnight(t time.Time, loc *time.Location) time.Time {
-	y, m, d := t.In(loc).Date()
-	return time.Date(y, m, d+1, 0, 0, 0, 0, loc)
-}
-
-// analyticsActivity fills actions_timeline and approval_by_persona in one
-// pass over the range's activity_buckets, and returns the range's totals by
-// kind (audit actions and createdAction).
-func (s *Store) analyticsActivity(ctx context.Context, in AnalyticsInput, out *Analytics) (map[string]int64, error) {
-	segs := daySegments(in.Start, in.End, in.Loc)
-	var parts []string
-	var args []any
-	for i, sg := range segs {
-		parts = append(parts, fmt.Sprintf(`SELECT %d AS seg, (bucket - ?) / 86400 AS d, action, persona, n FROM activity_buckets WHERE bucket >= ? AND bucket < ?`, i))
-		args = append(args, sg.base.Unix(), sg.from.Unix(), sg.to.Unix())
-	}
-	totals := map[string]int64{}
-	if len(parts) == 0 {
-		return totals, nil
-	}
-	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT seg, d, action, persona, SUM(n) FROM (`+strings.Join(parts, " UNION ALL ")+`) x
-GROUP BY seg, d, action, persona ORDER BY seg, d, action, persona`), args...)
+	rows, err := s.Read.QueryContext(ctx, s.q(strings.Join(parts, " UNION ALL ")), args...)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: %w", err)
 	}
 	defer rows.Close()
-	byPersona := map[string]*PersonaApproval{}
+	// perDay[i] are the counts of the range's i-th day (cuts i to i+1).
+	perDay := make([]map[activityKey]int64, len(cuts)-1)
+	for i := range perDay {
+		perDay[i] = map[activityKey]int64{}
+	}
 	for rows.Next() {
-		var seg, d int
-		var action, persona string
-		var n int64
-		if err := rows.Scan(&seg, &d, &action, &persona, &n); err != nil {
+		var k int
+		var day, n int64
+		var key activityKey
+		if err := rows.Scan(&k, &day, &key.action, &key.persona, &n); err != nil {
 			return nil, fmt.Errorf("analytics: %w", err)
 		}
-		if n == 0 {
+		if k < 0 {
+			// The last cut whose midnight is at or before this day.
+			i := sort.Search(len(cuts), func(i int) bool { return cuts[i].day.Unix() > day }) - 1
+			perDay[i][key] += n
 			continue
 		}
-		totals[action] += n
-		if action == "approve" || action == "reject" {
-			p, ok := byPersona[persona]
-			if !ok {
-				p = &PersonaApproval{PersonaPrimary: persona}
-				byPersona[persona] = p
-			}
-			if action == "approve" {
-				p.Approved += n
-			} else {
-				p.Rejected += n
-			}
+		sign := int64(cuts[k].sign())
+		if k < len(perDay) {
+			perDay[k][key] += sign * n
 		}
-		if action == createdAction {
-			continue
-		}
-		// A 23- or 25-hour day is a segment of its own: its last hour
-		// divides out to day 1, which is still day 0.
-		d = min(d, segs[seg].days-1)
-		b := segs[seg].base
-		date := time.Date(b.Year(), b.Month(), b.Day()+d, 0, 0, 0, 0, in.Loc).Format("2006-01-02")
-		// Rows come in (day, action) order, personas apart: add them up.
-		if k := len(out.ActionsTimeline) - 1; k >= 0 && out.ActionsTimeline[k].Date == date && out.ActionsTimeline[k].Action == action {
-			out.ActionsTimeline[k].Count += n
-		} else {
-			out.ActionsTimeline = append(out.ActionsTimeline, TimelineCount{Date: date, Action: action, Count: n})
+		if k > 0 {
+			perDay[k-1][key] -= sign * n
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("analytics: %w", err)
+	}
+	totals := map[string]int64{}
+	byPersona := map[string]*PersonaApproval{}
+	for i, counts := range perDay {
+		date := cuts[i].at.In(loc).Format("2006-01-02")
+		byAction := map[string]int64{}
+		for key, n := range counts {
+			totals[key.action] += n
+			byAction[key.action] += n
+			if key.action == "approve" || key.action == "reject" {
+				p, ok := byPersona[key.persona]
+				if !ok {
+					p = &PersonaApproval{PersonaPrimary: key.persona}
+					byPersona[key.persona] = p
+				}
+				if key.action == "approve" {
+					p.Approved += n
+				} else {
+					p.Rejected += n
+				}
+			}
+		}
+		actions := make([]string, 0, len(byAction))
+		for action, n := range byAction {
+			if n != 0 && action != createdAction {
+				actions = append(actions, action)
+			}
+		}
+		sort.Strings(actions)
+		for _, action := range actions {
+			out.ActionsTimeline = append(out.ActionsTimeline, TimelineCount{Date: date, Action: action, Count: byAction[action]})
+		}
 	}
 	for _, p := range byPersona {
 		p.Total = p.Approved + p.Rejected
@@ -243,27 +284,20 @@ GROUP BY seg, d, action, persona ORDER BY seg, d, action, persona`), args...)
 	return totals, nil
 }
 
-// analyticsOperators fills operator_activity: whole UTC days from
-// audit_day_counts, the quarter-hours of the partial days at the ends
-// from operator_buckets (a month of quarter-hours per operator and action
-// was ~100,000 rows to add up at the benchmark's size; its days are 1,000).
-func (s *Store) analyticsOperators(ctx context.Context, in AnalyticsInput, out *Analytics) error {
-	const day = 24 * time.Hour
-	daysFrom := in.Start.UTC().Truncate(day)
-	if daysFrom.Before(in.Start) {
-		daysFrom = daysFrom.Add(day)
-	}
-	daysTo := in.End.UTC().Truncate(day)
-	var q string
-	var args []any
-	if daysFrom.Before(daysTo) {
-		q = `SELECT operator_id, action, n FROM audit_day_counts WHERE day >= ? AND day < ?
- UNION ALL SELECT operator_id, action, n FROM operator_buckets WHERE bucket >= ? AND bucket < ?
- UNION ALL SELECT operator_id, action, n FROM operator_buckets WHERE bucket >= ? AND bucket < ?`
-		args = []any{s.ts(daysFrom), s.ts(daysTo), in.Start.Unix(), daysFrom.Unix(), daysTo.Unix(), in.End.Unix()}
-	} else {
-		q = `SELECT operator_id, action, n FROM operator_buckets WHERE bucket >= ? AND bucket < ?`
-		args = []any{in.Start.Unix(), in.End.Unix()}
+// analyticsOperators fills operator_activity: the UTC days between the
+// range's first and last cut from audit_day_counts, corrected by the
+// quarter-hours of operator_buckets at both cuts.
+func (s *Store) analyticsOperators(ctx context.Context, first, last dayCut, out *Analytics) error {
+	q := `SELECT operator_id, action, n FROM audit_day_counts WHERE day >= ? AND day < ?`
+	args := []any{s.ts(first.day), s.ts(last.day)}
+	for _, c := range []struct {
+		cut  dayCut
+		sign int
+	}{{first, first.sign()}, {last, -last.sign()}} {
+		if from, to := c.cut.span(); from.Before(to) {
+			q += fmt.Sprintf(` UNION ALL SELECT operator_id, action, %d * n FROM operator_buckets WHERE bucket >= ? AND bucket < ?`, c.sign)
+			args = append(args, from.Unix(), to.Unix())
+		}
 	}
 	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT operator_id, action, SUM(n) FROM (`+q+`) x GROUP BY operator_id, action`), args...)
 	if err != nil {
@@ -319,17 +353,3 @@ func percent(n, of int64) float64 {
 }
 
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}

@@ -82,6 +82,20 @@ var invariants = []struct{ name, query string }{
  SELECT bucket, operator_id, action, n FROM operator_buckets
  UNION ALL SELECT {epochbucket:a.timestamp}, a.operator_id, a.action, -COUNT(*) FROM operator_audit_log a GROUP BY 1, 2, 3) x
  GROUP BY bucket, operator_id, action) y WHERE d <> 0`},
+	{"activity day rollups match the activity buckets",
+		`SELECT k FROM (SELECT CAST(day AS TEXT) || ' ' || action || ' ' || persona AS k, SUM(n) AS d FROM (
+ SELECT day, action, persona, n FROM activity_days
+ UNION ALL SELECT bucket / 86400 * 86400, action, persona, -n FROM activity_buckets) x
+ GROUP BY day, action, persona) y WHERE d <> 0`},
+	{"decision day rollups match the decision buckets",
+		`SELECT k FROM (SELECT CAST(day AS TEXT) AS k, SUM(a) AS a, SUM(r) AS r, SUM(asecs) AS asecs, SUM(rsecs) AS rsecs FROM (
+ SELECT day, approved AS a, rejected AS r, approved_secs AS asecs, rejected_secs AS rsecs FROM decision_days
+ UNION ALL SELECT {epoch:bucket} / 86400 * 86400, -approved, -rejected, -approved_secs, -rejected_secs FROM decision_buckets
+ ) x GROUP BY day) y WHERE a <> 0 OR r <> 0 OR asecs > 0.01 OR asecs < -0.01 OR rsecs > 0.01 OR rsecs < -0.01`},
+	{"the guardrail-failure counter matches the pending items",
+		`SELECT 'pending_guardrail_failures' FROM (SELECT SUM(n) AS d FROM (
+ SELECT n FROM pending_guardrail_failures
+ UNION ALL SELECT -COUNT(*) FROM recommendations WHERE status = 'pending' AND NOT guardrails_passed) x) y WHERE d <> 0`},
 	{"every note has its note_add audit row",
 		`SELECT n.note_id FROM recommendation_notes n WHERE NOT EXISTS (SELECT 1 FROM operator_audit_log a
  WHERE a.recommendation_id = n.recommendation_id AND a.action = 'note_add' AND {meta:note_id} = n.note_id)`},
@@ -120,6 +134,7 @@ func (s *Store) Check(ctx context.Context) ([]Violation, error) {
 		for _, col := range []string{"a.timestamp", "created_at"} {
 			q = strings.ReplaceAll(q, "{epochbucket:"+col+"}", "("+s.d.epoch(col)+" / 900 * 900)")
 		}
+		q = strings.ReplaceAll(q, "{epoch:bucket}", "("+s.d.epoch("bucket")+")")
 		for _, col := range []string{"approved_at", "rejected_at"} {
 			q = strings.ReplaceAll(q, "{bucket:"+col+"}", s.d.bucket15(col))
 			q = strings.ReplaceAll(q, "{seconds:"+col+"}", "("+s.d.secondsBetween("created_at", col)+")")

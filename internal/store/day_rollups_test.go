@@ -1,0 +1,68 @@
+package store_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spendsense/operator-api/internal/delivery"
+	"github.com/spendsense/operator-api/internal/review"
+	"github.com/spendsense/operator-api/internal/store"
+	"github.com/spendsense/operator-api/internal/testdb"
+)
+
+// TestCheckSeesDayRollupDrift: the day rollups of /analytics and the
+// guardrail-failure counter of /alerts follow the data through approvals,
+// rejections and an undo, and the checker reports each of them changed
+// behind the triggers' back.
+func TestCheckSeesDayRollupDrift(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		s.SetUndoWindow(5 * time.Minute)
+		// Approvals insert their delivery jobs, as in an API process.
+		if _, err := delivery.New(delivery.Config{Store: s, InsertOnly: true, Logger: slog.New(slog.DiscardHandler)}); err != nil {
+			t.Fatal(err)
+		}
+		// ids[2] and ids[5] failed a guardrail; ids[2] is rejected.
+		ids := testdb.Fixture(t, s, 6, 3)
+		op := store.Actor{ID: "op_1", Role: review.RoleOperator}
+		for _, id := range ids[:2] {
+			if _, err := s.Approve(ctx, store.ApproveInput{ID: id, Actor: op}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Reject(ctx, store.RejectInput{ID: ids[2], Actor: op, Reason: "off-topic"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Undo(ctx, store.UndoInput{ID: ids[0], Actor: op}); err != nil {
+			t.Fatal(err)
+		}
+		testdb.CheckInvariants(t, s)
+
+		for _, drift := range []string{
+			`UPDATE activity_days SET n = n + 1 WHERE action = 'approve'`,
+			`UPDATE decision_days SET rejected = rejected + 1`,
+			`UPDATE pending_guardrail_failures SET n = n + 2`,
+		} {
+			if _, err := s.Write.ExecContext(ctx, drift); err != nil {
+				t.Fatal(err)
+			}
+		}
+		vs, err := s.Check(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, v := range vs {
+			got = append(got, v.Invariant)
+		}
+		for _, want := range []string{"activity day rollups match the activity buckets", "decision day rollups match the decision buckets",
+			"the guardrail-failure counter matches the pending items"} {
+			if !strings.Contains(strings.Join(got, "\n"), want) {
+				t.Errorf("check did not report %q; it reported %q", want, got)
+			}
+		}
+	})
+}
