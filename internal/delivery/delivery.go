@@ -272,7 +272,7 @@ func Canceller(client *river.Client[*sql.Tx]) store.CancelFunc {
 			return err
 		}
 		for _, id := range jobIDs {
-			if _, err := client.JobCancelTx(ctx, tx.Tx, id); err != nil {
+			if _, err := client.JobCancelTx(ctx, tx.SQLTx(), id); err != nil {
 				return fmt.Errorf("cancel delivery job %d: %w", id, err)
 			}
 		}
@@ -294,7 +294,7 @@ func insertJobs(ctx context.Context, client *river.Client[*sql.Tx], tx *store.Tx
 			params[i].InsertOpts = &river.InsertOpts{ScheduledAt: at}
 		}
 	}
-	res, err := client.InsertManyTx(tx.Context(ctx), tx.Tx, params)
+	res, err := client.InsertManyTx(tx.Context(ctx), tx.SQLTx(), params)
 	if err != nil {
 		return nil, fmt.Errorf("enqueue delivery job: %w", err)
 	}

@@ -89,7 +89,7 @@ func (s *Store) auditTotal(ctx context.Context, f AuditFilter) (int64, error) {
 		q, args = s.auditTotalByDays(f)
 	}
 	var total int64
-	if err := s.Read.QueryRowContext(ctx, s.q(q), args...).Scan(&total); err != nil {
+	if err := s.reads().QueryRow(ctx, q, args...).Scan(&total); err != nil {
 		return 0, fmt.Errorf("count audit: %w", err)
 	}
 	return total, nil
@@ -186,7 +186,7 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, int
 	}
 	q := `SELECT ` + auditColumns + ` FROM operator_audit_log` + page + ` ORDER BY timestamp DESC, audit_id DESC LIMIT ? OFFSET ?`
 	pargs = append(pargs, f.Limit+1, f.Offset)
-	rows, err := s.Read.QueryContext(ctx, s.q(q), pargs...)
+	rows, err := s.reads().Query(ctx, q, pargs...)
 	if err != nil {
 		return nil, 0, nil, fmt.Errorf("list audit: %w", err)
 	}
@@ -261,7 +261,7 @@ const (
 func (s *Store) auditPage(ctx context.Context, query string, args []any, out []AuditEntry) ([]AuditEntry, error) {
 	ctx, cancel := context.WithTimeout(ctx, pageTimeout)
 	defer cancel()
-	rows, err := s.Read.QueryContext(ctx, s.q(query), args...)
+	rows, err := s.reads().Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("export audit: %w", err)
 	}

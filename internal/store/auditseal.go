@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"crypto/ed25519"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
@@ -48,7 +47,7 @@ func (s *Store) sealAudit(ctx context.Context, key ed25519.PrivateKey, maxRows i
 		seal := auditproof.Seal{SealID: 1, SealedAt: tx.Now}
 		err := tx.QueryRow(ctx, `SELECT seal_id, seal_hash FROM audit_seals ORDER BY seal_id DESC LIMIT 1`).Scan(&seal.SealID, &seal.PrevHash)
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
+		case errors.Is(err, errNotFound):
 		case err != nil:
 			return fmt.Errorf("last seal: %w", err)
 		default:

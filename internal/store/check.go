@@ -144,7 +144,6 @@ func (s *Store) Check(ctx context.Context) ([]Violation, error) {
 		for i := range args {
 			args[i] = false
 		}
-		q = s.q(q)
 		v, err := s.collect(ctx, inv.name, q, args)
 		if err != nil {
 			return nil, err
@@ -182,7 +181,7 @@ func (s *Store) Check(ctx context.Context) ([]Violation, error) {
 }
 
 func (s *Store) collect(ctx context.Context, name, q string, args []any) (*Violation, error) {
-	rows, err := s.Read.QueryContext(ctx, q, args...)
+	rows, err := s.reads().Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("check %q: %w", name, err)
 	}

@@ -195,14 +195,22 @@ func (s *Store) Close() error {
 	return err
 }
 
-// Tx is a write transaction with the store's dialect attached.
+// Tx is a write transaction with the store's dialect attached. Its
+// statements go through the executor, so they are rebound for the engine
+// and run under the context the transaction fixed; the *sql.Tx itself is
+// reached only through SQLTx, for a job queue that joins the transaction.
 type Tx struct {
-	*sql.Tx
-	s   *Store
-	Now time.Time // fixed once per action: every row it writes agrees
-	// ctx replaces the context a statement is given: under group commit it
-	// is the caller's, detached from cancellation (see groupcommit.go).
-	ctx context.Context
+	exec executor
+	sql  *sql.Tx
+	s    *Store
+	Now  time.Time // fixed once per action: every row it writes agrees
+}
+
+// newTx wraps sqlTx; ctx, if not nil, replaces the context each statement
+// is given: under group commit it is the caller's, detached from
+// cancellation (see groupcommit.go).
+func (s *Store) newTx(sqlTx *sql.Tx, ctx context.Context) *Tx {
+	return &Tx{exec: executor{on: sqlTx, d: s.d, ctx: ctx}, sql: sqlTx, s: s, Now: s.Now()}
 }
 
 // WithTx runs fn as one atomic unit: everything it writes is committed, or
@@ -236,7 +244,7 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &Tx{Tx: sqlTx, s: s, Now: s.Now(), ctx: ctx}
+	tx := s.newTx(sqlTx, ctx)
 	defer func() {
 		if p := recover(); p != nil {
 			_ = sqlTx.Rollback() // give the connection back before the panic goes on
@@ -268,27 +276,28 @@ func (s *Store) tsp(t *time.Time) any {
 }
 
 // Context is the context statements in tx run with: use it for work done
-// on tx.Tx directly (a job queue's insert).
-func (tx *Tx) Context(ctx context.Context) context.Context {
-	if tx.ctx != nil {
-		return tx.ctx
-	}
-	return ctx
-}
+// on SQLTx directly (a job queue's insert).
+func (tx *Tx) Context(ctx context.Context) context.Context { return tx.exec.context(ctx) }
+
+// SQLTx is the database/sql transaction, for a job queue that inserts or
+// cancels jobs inside it (River's InsertManyTx, JobCancelTx). The store's
+// own statements go through Exec, Query and QueryRow.
+func (tx *Tx) SQLTx() *sql.Tx { return tx.sql }
 
 // Exec runs a statement inside tx.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return tx.Tx.ExecContext(tx.Context(ctx), tx.s.q(query), args...)
+	return tx.exec.Exec(ctx, query, args...)
 }
 
 // Query runs a query inside tx.
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return tx.Tx.QueryContext(tx.Context(ctx), tx.s.q(query), args...)
+	return tx.exec.Query(ctx, query, args...)
 }
 
-// QueryRow runs a one-row query inside tx.
-func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return tx.Tx.QueryRowContext(tx.Context(ctx), tx.s.q(query), args...)
+// QueryRow runs a one-row query inside tx; its Scan answers errNotFound
+// when there is no row.
+func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) Row {
+	return tx.exec.QueryRow(ctx, query, args...)
 }
 
 // Store returns the store tx belongs to.

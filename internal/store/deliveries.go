@@ -34,7 +34,7 @@ func (s *Store) ListDeliveries(ctx context.Context, status string, limit int) ([
 	}
 	q += ` ORDER BY updated_at DESC, recommendation_id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.Read.QueryContext(ctx, s.q(q), args...)
+	rows, err := s.reads().Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
@@ -59,7 +59,7 @@ func (s *Store) RetryDelivery(ctx context.Context, actor Actor, recID string) er
 	return s.WithTx(ctx, func(tx *Tx) error {
 		var status string
 		err := tx.QueryRow(ctx, `SELECT status FROM deliveries WHERE recommendation_id = ?`+s.d.forUpdate(), recID).Scan(&status)
-		if errors.Is(err, sql.ErrNoRows) {
+		if errors.Is(err, errNotFound) {
 			return review.Errorf(review.ENotFound, "no delivery for recommendation %q", recID)
 		}
 		if err != nil {
@@ -87,7 +87,7 @@ type QueueDepthResult struct {
 func (s *Store) QueueDepth(ctx context.Context) (QueueDepthResult, error) {
 	res := QueueDepthResult{Review: map[string]int64{}, Deliveries: map[string]int64{}}
 	var pending, flagged int64
-	err := s.Read.QueryRowContext(ctx, `SELECT
+	err := s.reads().QueryRow(ctx, `SELECT
  (SELECT COUNT(*) FROM recommendations WHERE status = 'pending'),
  (SELECT COUNT(*) FROM recommendations WHERE status = 'flagged')`).Scan(&pending, &flagged)
 	if err != nil {
@@ -96,7 +96,7 @@ func (s *Store) QueueDepth(ctx context.Context) (QueueDepthResult, error) {
 	res.Review["pending"], res.Review["flagged"] = pending, flagged
 	for _, st := range []string{review.DeliveryScheduled, review.DeliveryQueued, review.DeliveryDelivered, review.DeliveryFailed, review.DeliveryCancelled} {
 		var n int64
-		if err := s.Read.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM deliveries WHERE status = ?`), st).Scan(&n); err != nil {
+		if err := s.reads().QueryRow(ctx, `SELECT COUNT(*) FROM deliveries WHERE status = ?`, st).Scan(&n); err != nil {
 			return res, err
 		}
 		res.Deliveries[st] = n
@@ -122,10 +122,10 @@ func (s *Store) GetDelivery(ctx context.Context, recID string) (*Delivery, error
 	var lastErr sql.NullString
 	var queued, updated Time
 	var delivered, failed NullTime
-	err := s.Read.QueryRowContext(ctx, s.q(`SELECT recommendation_id, status, attempts, last_error, queued_at, delivered_at, failed_at, updated_at
-FROM deliveries WHERE recommendation_id = ?`), recID).
+	err := s.reads().QueryRow(ctx, `SELECT recommendation_id, status, attempts, last_error, queued_at, delivered_at, failed_at, updated_at
+FROM deliveries WHERE recommendation_id = ?`, recID).
 		Scan(&d.RecommendationID, &d.Status, &d.Attempts, &lastErr, &queued, &delivered, &failed, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, errNotFound) {
 		return nil, review.Errorf(review.ENotFound, "no delivery for recommendation %q", recID)
 	}
 	if err != nil {
@@ -175,10 +175,10 @@ func (s *Store) MarkDeliveryFailed(ctx context.Context, recID, lastError string)
 // deliveryJobGapsQuery finds queued deliveries with no River job that will
 // still run: an approval whose delivery can never happen.
 func (s *Store) deliveryJobGapsQuery() string {
-	return s.q(`SELECT d.recommendation_id FROM deliveries d WHERE d.status IN ('scheduled', 'queued') AND d.recommendation_id NOT IN (
+	return `SELECT d.recommendation_id FROM deliveries d WHERE d.status IN ('scheduled', 'queued') AND d.recommendation_id NOT IN (
  SELECT ` + s.d.jsonField("j.args", "recommendation_id") + ` FROM river_job j
  WHERE j.kind = ? AND j.state IN (` + liveJobStates + `) AND ` + s.d.jsonField("j.args", "recommendation_id") + ` IS NOT NULL)
-ORDER BY d.recommendation_id`)
+ORDER BY d.recommendation_id`
 }
 
 // DeliveryJobGaps returns the recommendation ids of queued deliveries that
@@ -188,7 +188,7 @@ ORDER BY d.recommendation_id`)
 // (Rows written without the queue, by a seed or by a database from before
 // River, show up here too: RequeueDeliveryGaps repairs them.)
 func (s *Store) DeliveryJobGaps(ctx context.Context) ([]string, error) {
-	rows, err := s.Read.QueryContext(ctx, s.deliveryJobGapsQuery(), DeliveryJobKind)
+	rows, err := s.reads().Query(ctx, s.deliveryJobGapsQuery(), DeliveryJobKind)
 	if err != nil {
 		return nil, fmt.Errorf("delivery job gaps: %w", err)
 	}
@@ -201,7 +201,7 @@ func (s *Store) DeliveryJobGaps(ctx context.Context) ([]string, error) {
 func (s *Store) RequeueDeliveryGaps(ctx context.Context, enqueue EnqueueFunc) ([]string, error) {
 	var ids []string
 	err := s.WithLargeTx(ctx, func(tx *Tx) error {
-		rows, err := tx.Tx.QueryContext(tx.Context(ctx), s.deliveryJobGapsQuery(), DeliveryJobKind)
+		rows, err := tx.Query(ctx, s.deliveryJobGapsQuery(), DeliveryJobKind)
 		if err != nil {
 			return fmt.Errorf("delivery job gaps: %w", err)
 		}
@@ -214,7 +214,7 @@ func (s *Store) RequeueDeliveryGaps(ctx context.Context, enqueue EnqueueFunc) ([
 			var at NullTime
 			err := tx.QueryRow(ctx, `SELECT r.undo_expires_at FROM deliveries d JOIN recommendations r ON r.recommendation_id = d.recommendation_id
 WHERE d.recommendation_id = ? AND d.status = 'scheduled'`, id).Scan(&at)
-			if errors.Is(err, sql.ErrNoRows) || (err == nil && (!at.Valid || !at.Time.After(tx.Now))) {
+			if errors.Is(err, errNotFound) || (err == nil && (!at.Valid || !at.Time.After(tx.Now))) {
 				now = append(now, id)
 				continue
 			}

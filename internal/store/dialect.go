@@ -110,7 +110,7 @@ func (postgresDialect) forUpdate() string                { return " FOR UPDATE" 
 func (postgresDialect) unindexed(col string) string      { return col } // its statistics pick the key
 func (postgresDialect) jsonField(col, key string) string { return col + "->>'" + key + "'" }
 func (postgresDialect) tableExists() string {
-	return `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1`
+	return `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?`
 }
 func (postgresDialect) skipLocked() string { return " FOR UPDATE SKIP LOCKED" }
 func (postgresDialect) bucket15(col string) string {

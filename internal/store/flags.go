@@ -61,9 +61,9 @@ func scanFlag(row rowScanner) (*Flag, error) {
 
 // ListFlags returns flags, newest first, resolved or not.
 func (s *Store) ListFlags(ctx context.Context, resolved bool, limit int) ([]*Flag, error) {
-	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT `+flagColumns+`
+	rows, err := s.reads().Query(ctx, `SELECT `+flagColumns+`
 FROM recommendation_flags f JOIN recommendations r ON r.recommendation_id = f.recommendation_id
-WHERE f.resolved = ? ORDER BY f.flagged_at DESC, f.flag_id DESC LIMIT ?`), resolved, limit)
+WHERE f.resolved = ? ORDER BY f.flagged_at DESC, f.flag_id DESC LIMIT ?`, resolved, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list flags: %w", err)
 	}
@@ -99,7 +99,7 @@ func (s *Store) ResolveFlag(ctx context.Context, in ResolveInput) (*Flag, *revie
 		var recID string
 		var resolved bool
 		err := tx.QueryRow(ctx, `SELECT recommendation_id, resolved FROM recommendation_flags WHERE flag_id = ?`+s.d.forUpdate(), in.FlagID).Scan(&recID, &resolved)
-		if errors.Is(err, sql.ErrNoRows) {
+		if errors.Is(err, errNotFound) {
 			return review.Errorf(review.ENotFound, "flag %q not found", in.FlagID)
 		}
 		if err != nil {

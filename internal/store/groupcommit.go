@@ -163,7 +163,7 @@ func (g *groupCommitter) run(batch []*txRequest) {
 	}
 	results := make([]error, len(live))
 	for i, r := range live {
-		tx := &Tx{Tx: sqlTx, s: g.s, Now: g.s.Now(), ctx: context.WithoutCancel(r.ctx)}
+		tx := g.s.newTx(sqlTx, context.WithoutCancel(r.ctx))
 		fnErr, txErr := runInSavepoint(ctx, tx, r.fn)
 		if txErr != nil {
 			// The transaction itself is broken (SQLite rolled it back, or
@@ -203,16 +203,16 @@ func (g *groupCommitter) runAlone(r *txRequest) error {
 // fnErr is fn's own failure (its work is undone, the transaction goes on);
 // txErr means the transaction can no longer be used.
 func runInSavepoint(ctx context.Context, tx *Tx, fn func(*Tx) error) (fnErr, txErr error) {
-	if _, err := tx.Tx.ExecContext(ctx, "SAVEPOINT action"); err != nil {
+	if _, err := tx.sql.ExecContext(ctx, "SAVEPOINT action"); err != nil {
 		return nil, err
 	}
 	fnErr = callRecovering(fn, tx)
 	if fnErr != nil {
-		if _, err := tx.Tx.ExecContext(ctx, "ROLLBACK TO action"); err != nil {
+		if _, err := tx.sql.ExecContext(ctx, "ROLLBACK TO action"); err != nil {
 			return fnErr, fmt.Errorf("%w (rolling back to the savepoint after: %v)", err, fnErr)
 		}
 	}
-	if _, err := tx.Tx.ExecContext(ctx, "RELEASE action"); err != nil {
+	if _, err := tx.sql.ExecContext(ctx, "RELEASE action"); err != nil {
 		return fnErr, err
 	}
 	return fnErr, nil

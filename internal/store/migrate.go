@@ -91,7 +91,7 @@ func (s *Store) migrate(ctx context.Context) (applied int, err error) {
 
 // RiverDriver is the River driver for this store's write pool.
 //
-// Every store transaction is a *sql.Tx (Tx embeds one), and the delivery job
+// Every store transaction is a *sql.Tx (Tx.SQLTx), and the delivery job
 // must be inserted inside the approving transaction, so River runs on its
 // database/sql drivers on both engines: riversqlite on SQLite and
 // riverdatabasesql on PostgreSQL (which runs on pgx through pgx's stdlib
@@ -121,7 +121,7 @@ func (s *Store) migrateRiver(ctx context.Context) (int, error) {
 		var res *rivermigrate.MigrateResult
 		err := s.WithLargeTx(ctx, func(tx *Tx) error {
 			var err error
-			res, err = m.MigrateTx(tx.Context(ctx), tx.Tx, rivermigrate.DirectionUp, nil) //nolint:staticcheck // see above
+			res, err = m.MigrateTx(tx.Context(ctx), tx.SQLTx(), rivermigrate.DirectionUp, nil) //nolint:staticcheck // see above
 			return err
 		})
 		if err != nil {
@@ -169,7 +169,7 @@ func (s *Store) PendingMigrations(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	if exists {
-		rows, err := s.Read.QueryContext(ctx, s.q(`SELECT version_id FROM goose_db_version WHERE is_applied = ?`), true)
+		rows, err := s.reads().Query(ctx, `SELECT version_id FROM goose_db_version WHERE is_applied = ?`, true)
 		if err != nil {
 			return nil, fmt.Errorf("read applied migrations: %w", err)
 		}
@@ -206,7 +206,7 @@ func (s *Store) PendingMigrations(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	if exists {
-		rows, err := s.Read.QueryContext(ctx, `SELECT version FROM river_migration WHERE line = 'main'`)
+		rows, err := s.reads().Query(ctx, `SELECT version FROM river_migration WHERE line = 'main'`)
 		if err != nil {
 			return nil, fmt.Errorf("read applied river migrations: %w", err)
 		}
@@ -232,7 +232,7 @@ func (s *Store) PendingMigrations(ctx context.Context) ([]string, error) {
 
 func (s *Store) tableExists(ctx context.Context, name string) (bool, error) {
 	var n int
-	if err := s.Read.QueryRowContext(ctx, s.d.tableExists(), name).Scan(&n); err != nil {
+	if err := s.reads().QueryRow(ctx, s.d.tableExists(), name).Scan(&n); err != nil {
 		return false, fmt.Errorf("look for table %s: %w", name, err)
 	}
 	return n > 0, nil

@@ -37,9 +37,9 @@ func scanNote(row rowScanner) (*Note, error) {
 // recommendation that does not exist is not found.
 func (s *Store) ListNotes(ctx context.Context, recID string) ([]*Note, error) {
 	// One query answers both "does it exist" and "its notes".
-	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT r.recommendation_id, n.note_id, n.operator_id, n.note_text, n.created_at, n.updated_at
+	rows, err := s.reads().Query(ctx, `SELECT r.recommendation_id, n.note_id, n.operator_id, n.note_text, n.created_at, n.updated_at
 FROM recommendations r LEFT JOIN recommendation_notes n ON n.recommendation_id = r.recommendation_id
-WHERE r.recommendation_id = ? ORDER BY n.created_at, n.note_id`), recID)
+WHERE r.recommendation_id = ? ORDER BY n.created_at, n.note_id`, recID)
 	if err != nil {
 		return nil, fmt.Errorf("list notes: %w", err)
 	}
@@ -91,7 +91,7 @@ VALUES (?, ?, ?, ?, ?)`, n.NoteID, recID, actor.ID, text, s.ts(tx.Now)); err != 
 // admin may change it.
 func (tx *Tx) lockNote(ctx context.Context, actor Actor, noteID string) (*Note, error) {
 	n, err := scanNote(tx.QueryRow(ctx, `SELECT `+noteColumns+` FROM recommendation_notes n WHERE n.note_id = ?`+tx.s.d.forUpdate(), noteID))
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, errNotFound) {
 		return nil, review.Errorf(review.ENotFound, "note %q not found", noteID)
 	}
 	if err != nil {
@@ -150,7 +150,7 @@ func (s *Store) DeleteNote(ctx context.Context, actor Actor, noteID string) erro
 func (tx *Tx) recExists(ctx context.Context, recID string) error {
 	var one int
 	err := tx.QueryRow(ctx, `SELECT 1 FROM recommendations WHERE recommendation_id = ?`, recID).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, errNotFound) {
 		return review.NotFound(recID)
 	}
 	if err != nil {

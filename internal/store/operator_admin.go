@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -196,7 +195,7 @@ func (s *Store) TouchLastLogin(ctx context.Context, id string) error {
 // PostgreSQL.
 func (tx *Tx) operatorForUpdate(ctx context.Context, id string) (*Operator, error) {
 	op, err := scanOperator(tx.QueryRow(ctx, `SELECT `+operatorColumns+` FROM operators o WHERE o.operator_id = ?`+tx.s.d.forUpdate(), id))
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, errNotFound) {
 		return nil, review.Errorf(review.ENotFound, "operator %q not found", id)
 	}
 	if err != nil {

@@ -166,9 +166,9 @@ func isUniqueViolation(err error) bool {
 
 // GetOperator returns one operator, disabled or not.
 func (s *Store) GetOperator(ctx context.Context, id string) (*Operator, error) {
-	row := s.Read.QueryRowContext(ctx, s.q(`SELECT `+operatorColumns+` FROM operators o WHERE o.operator_id = ?`), id)
+	row := s.reads().QueryRow(ctx, `SELECT `+operatorColumns+` FROM operators o WHERE o.operator_id = ?`, id)
 	op, err := scanOperator(row)
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, errNotFound) {
 		return nil, review.Errorf(review.ENotFound, "operator %q not found", id)
 	}
 	if err != nil {
@@ -189,12 +189,12 @@ func (s *Store) OperatorCredentials(ctx context.Context, idOrEmail string) (*Ope
 		return nil, "", review.Errorf(review.ENotFound, "operator not found")
 	}
 	var hash string
-	row := s.Read.QueryRowContext(ctx, s.q(`SELECT `+operatorColumns+`, o.password_hash FROM operators o
+	row := s.reads().QueryRow(ctx, `SELECT `+operatorColumns+`, o.password_hash FROM operators o
 WHERE o.operator_id = ? OR lower(o.email) = ?
 ORDER BY CASE WHEN o.operator_id = ? THEN 0 ELSE 1 END
-LIMIT 1`), ident, strings.ToLower(ident), ident)
+LIMIT 1`, ident, strings.ToLower(ident), ident)
 	op, err := scanOperator(row, &hash)
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, errNotFound) {
 		return nil, "", review.Errorf(review.ENotFound, "operator not found")
 	}
 	if err != nil {
@@ -205,7 +205,7 @@ LIMIT 1`), ident, strings.ToLower(ident), ident)
 
 // ListOperators returns every operator, by id.
 func (s *Store) ListOperators(ctx context.Context) ([]Operator, error) {
-	rows, err := s.Read.QueryContext(ctx, `SELECT `+operatorColumns+` FROM operators o ORDER BY o.operator_id`)
+	rows, err := s.reads().Query(ctx, `SELECT `+operatorColumns+` FROM operators o ORDER BY o.operator_id`)
 	if err != nil {
 		return nil, fmt.Errorf("list operators: %w", err)
 	}
@@ -254,11 +254,11 @@ func (s *Store) Authenticate(ctx context.Context, operatorID, jti string, epoch 
 		return nil, errBadToken()
 	}
 	var revoked sql.NullString
-	row := s.Read.QueryRowContext(ctx, s.q(`SELECT `+operatorColumns+`, r.jti FROM operators o
+	row := s.reads().QueryRow(ctx, `SELECT `+operatorColumns+`, r.jti FROM operators o
 LEFT JOIN revoked_tokens r ON r.jti = ?
-WHERE o.operator_id = ?`), jti, operatorID)
+WHERE o.operator_id = ?`, jti, operatorID)
 	op, err := scanOperator(row, &revoked)
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, errNotFound) {
 		return nil, errBadToken()
 	}
 	if err != nil {
@@ -290,7 +290,7 @@ func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time
 // TokenRevoked reports whether jti has been revoked.
 func (s *Store) TokenRevoked(ctx context.Context, jti string) (bool, error) {
 	var n int
-	err := s.Read.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM revoked_tokens WHERE jti = ?`), jti).Scan(&n)
+	err := s.reads().QueryRow(ctx, `SELECT COUNT(*) FROM revoked_tokens WHERE jti = ?`, jti).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("token revoked: %w", err)
 	}

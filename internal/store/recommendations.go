@@ -76,9 +76,9 @@ func strPtr(s sql.NullString) *string {
 
 // GetRecommendation returns one recommendation or a not-found error.
 func (s *Store) GetRecommendation(ctx context.Context, id string) (*review.Recommendation, error) {
-	row := s.Read.QueryRowContext(ctx, s.q(`SELECT `+recColumns+recFrom+`WHERE r.recommendation_id = ?`), id)
+	row := s.reads().QueryRow(ctx, `SELECT `+recColumns+recFrom+`WHERE r.recommendation_id = ?`, id)
 	rec, err := scanRec(row)
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, errNotFound) {
 		return nil, review.NotFound(id)
 	}
 	if err != nil {
@@ -98,7 +98,7 @@ func (tx *Tx) getRec(ctx context.Context, id string) (*review.Recommendation, er
 		lock += " OF r"
 	}
 	rec, err := scanRec(tx.QueryRow(ctx, `SELECT `+recColumns+recFrom+`WHERE r.recommendation_id = ?`+lock, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, errNotFound) {
 		return nil, review.NotFound(id)
 	}
 	if err != nil {
@@ -197,7 +197,7 @@ func (s *Store) ListRecommendations(ctx context.Context, f ListFilter) ([]*revie
 	}
 	q += " ORDER BY r.created_at DESC, r.recommendation_id DESC LIMIT ?"
 	args = append(args, f.Limit+1)
-	rows, err := s.Read.QueryContext(ctx, s.q(q), args...)
+	rows, err := s.reads().Query(ctx, q, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list recommendations: %w", err)
 	}

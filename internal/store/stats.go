@@ -86,7 +86,7 @@ func onBucket(t time.Time) bool { return t.UTC().Truncate(bucketWidth).Equal(t) 
 func (s *Store) scanStats(ctx context.Context, q string, args []any) (Stats, error) {
 	var st Stats
 	var approvedSecs, rejectedSecs float64
-	err := s.Read.QueryRowContext(ctx, s.q(q), args...).Scan(&st.Pending, &st.Flagged,
+	err := s.reads().QueryRow(ctx, q, args...).Scan(&st.Pending, &st.Flagged,
 		&st.ApprovedToday, &approvedSecs, &st.RejectedToday, &rejectedSecs)
 	if err != nil {
 		return Stats{}, fmt.Errorf("stats: %w", err)

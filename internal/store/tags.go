@@ -41,7 +41,7 @@ func (s *Store) TagVocabulary(ctx context.Context, withRetired bool) ([]Vocabula
 		q += ` WHERE retired = ?`
 		args = append(args, false)
 	}
-	rows, err := s.Read.QueryContext(ctx, s.q(q+` ORDER BY tag_name`), args...)
+	rows, err := s.reads().Query(ctx, q+` ORDER BY tag_name`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("tag vocabulary: %w", err)
 	}
@@ -61,9 +61,9 @@ func (s *Store) TagVocabulary(ctx context.Context, withRetired bool) ([]Vocabula
 // that does not exist is not found. It is the dashboard's most frequent
 // request (every card of a page asks), so it is one indexed query.
 func (s *Store) ListTags(ctx context.Context, recID string) ([]Tag, error) {
-	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT r.recommendation_id, t.tag_id, t.tag_name, t.tagged_by, t.tagged_at
+	rows, err := s.reads().Query(ctx, `SELECT r.recommendation_id, t.tag_id, t.tag_name, t.tagged_by, t.tagged_at
 FROM recommendations r LEFT JOIN recommendation_tags t ON t.recommendation_id = r.recommendation_id
-WHERE r.recommendation_id = ? ORDER BY t.tagged_at, t.tag_id`), recID)
+WHERE r.recommendation_id = ? ORDER BY t.tagged_at, t.tag_id`, recID)
 	if err != nil {
 		return nil, fmt.Errorf("list tags: %w", err)
 	}
@@ -101,7 +101,7 @@ func (s *Store) AddTag(ctx context.Context, actor Actor, recID, name string) (*T
 		}
 		var retired bool
 		err := tx.QueryRow(ctx, `SELECT retired FROM tag_vocabulary WHERE tag_name = ?`, name).Scan(&retired)
-		if errors.Is(err, sql.ErrNoRows) || retired {
+		if errors.Is(err, errNotFound) || retired {
 			return review.Errorf(review.EInvalid, "%q is not in the tag vocabulary (GET /api/operator/tags/available)", name)
 		}
 		if err != nil {
@@ -112,7 +112,7 @@ func (s *Store) AddTag(ctx context.Context, actor Actor, recID, name string) (*T
 		if err == nil {
 			return review.Errorf(review.EConflict, "recommendation %q is already tagged %q (tag %s)", recID, name, existing)
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		if !errors.Is(err, errNotFound) {
 			return fmt.Errorf("read tags: %w", err)
 		}
 		t := &Tag{TagID: NewID(), RecommendationID: recID, TagName: name, TaggedBy: actor.ID, TaggedAt: tx.Now}
@@ -140,7 +140,7 @@ func (s *Store) RemoveTag(ctx context.Context, actor Actor, tagID string) (*Tag,
 		var at Time
 		err := tx.QueryRow(ctx, `SELECT tag_id, recommendation_id, tag_name, tagged_by, tagged_at FROM recommendation_tags WHERE tag_id = ?`+s.d.forUpdate(), tagID).
 			Scan(&t.TagID, &t.RecommendationID, &t.TagName, &t.TaggedBy, &at)
-		if errors.Is(err, sql.ErrNoRows) {
+		if errors.Is(err, errNotFound) {
 			return review.Errorf(review.ENotFound, "tag %q not found", tagID)
 		}
 		if err != nil {
@@ -170,7 +170,7 @@ func (s *Store) AddVocabulary(ctx context.Context, actor Actor, name, display st
 		err := tx.QueryRow(ctx, `SELECT tag_name, display_name, retired FROM tag_vocabulary WHERE tag_name = ?`+s.d.forUpdate(), name).
 			Scan(&cur.TagName, &cur.DisplayName, &cur.Retired)
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
+		case errors.Is(err, errNotFound):
 			if _, err := tx.Exec(ctx, `INSERT INTO tag_vocabulary (tag_name, display_name, retired, created_at) VALUES (?, ?, ?, ?)`,
 				name, display, false, s.ts(tx.Now)); err != nil {
 				if isUniqueViolation(err) {
@@ -245,6 +245,6 @@ ORDER BY recommendation_id, tagged_at, tag_id`, args...)
 // attachTags with the read pool.
 func (s *Store) attachTags(ctx context.Context, recs []*review.Recommendation) error {
 	return attachTags(ctx, func(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-		return s.Read.QueryContext(ctx, s.q(q), args...)
+		return s.reads().Query(ctx, q, args...)
 	}, recs)
 }

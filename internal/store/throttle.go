@@ -154,7 +154,7 @@ func roundUp(d time.Duration) time.Duration {
 // loginWait is how long keys say the next attempt must wait, read without
 // locking (ReserveLogin checks again under the lock).
 func (s *Store) loginWait(ctx context.Context, keys [2]string, now time.Time) (time.Duration, error) {
-	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT locked_until FROM login_failures WHERE login_key IN (?, ?) AND locked_until IS NOT NULL`), keys[0], keys[1])
+	rows, err := s.reads().Query(ctx, `SELECT locked_until FROM login_failures WHERE login_key IN (?, ?) AND locked_until IS NOT NULL`, keys[0], keys[1])
 	if err != nil {
 		return 0, fmt.Errorf("login wait: %w", err)
 	}

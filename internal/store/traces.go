@@ -57,19 +57,19 @@ func (s *Store) GetTrace(ctx context.Context, recommendationID string) (*Trace, 
 		temperature                           sql.NullFloat64
 		tokens                                sql.NullInt64
 	)
-	err := s.Read.QueryRowContext(ctx, s.q(`SELECT r.recommendation_id, r.rationale, r.type, r.priority,
+	err := s.reads().QueryRow(ctx, `SELECT r.recommendation_id, r.rationale, r.type, r.priority,
  r.tone_check, r.advice_check, r.eligibility_check,
  t.trace_id, t.signals_detected_at, t.persona_assigned_at, t.content_matched_at, t.rationale_generated_at,
  t.guardrails_checked_at, t.signals_json, t.persona_assignment_json, t.content_matches_json, t.relevance_scores_json,
  t.llm_model, t.temperature, t.tokens_used, t.created_at
 FROM recommendations r LEFT JOIN decision_traces t ON t.recommendation_id = r.recommendation_id
-WHERE r.recommendation_id = ?`), recommendationID).Scan(
+WHERE r.recommendation_id = ?`, recommendationID).Scan(
 		&t.RecommendationID, &t.Rationale, &t.Type, &t.Priority,
 		&t.ToneCheck, &t.AdviceCheck, &t.EligibilityCheck,
 		&traceID, &detected, &assigned, &matched, &gen,
 		&chk, &signals, &persona, &matches, &scores,
 		&model, &temperature, &tokens, &created)
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, errNotFound) {
 		return nil, review.NotFound(recommendationID)
 	}
 	if err != nil {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,7 +50,7 @@ func (s *Store) Undo(ctx context.Context, in UndoInput) (UndoResult, error) {
 		err = tx.QueryRow(ctx, `SELECT audit_id, operator_id, action, metadata FROM operator_audit_log
 WHERE recommendation_id = ? AND action IN (`+decisionActions+`) ORDER BY timestamp DESC, audit_id DESC LIMIT 1`, rec.ID).
 			Scan(&auditID, &decidedBy, &action, &metaRaw)
-		if errors.Is(err, sql.ErrNoRows) {
+		if errors.Is(err, errNotFound) {
 			return &review.Error{Code: review.EConflict, CurrentStatus: rec.Status, Message: "there is no decision to undo on this recommendation"}
 		}
 		if err != nil {

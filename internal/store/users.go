@@ -135,9 +135,9 @@ func (s *Store) GetUserProfile(ctx context.Context, userID string) (*UserProfile
 	var p UserProfile
 	var name sql.NullString
 	var created, updated Time
-	err := s.Read.QueryRowContext(ctx, s.q(`SELECT user_id, name, created_at, updated_at FROM users WHERE user_id = ?`), userID).
+	err := s.reads().QueryRow(ctx, `SELECT user_id, name, created_at, updated_at FROM users WHERE user_id = ?`, userID).
 		Scan(&p.UserID, &name, &created, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, errNotFound) {
 		return nil, userNotFound(userID)
 	}
 	if err != nil {
@@ -147,7 +147,7 @@ func (s *Store) GetUserProfile(ctx context.Context, userID string) (*UserProfile
 	if p.Personas, err = s.currentPersonas(ctx, userID); err != nil {
 		return nil, err
 	}
-	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT status, COUNT(*) FROM recommendations WHERE user_id = ? GROUP BY status`), userID)
+	rows, err := s.reads().Query(ctx, `SELECT status, COUNT(*) FROM recommendations WHERE user_id = ? GROUP BY status`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("count recommendations: %w", err)
 	}
@@ -179,8 +179,8 @@ func (s *Store) GetUserProfile(ctx context.Context, userID string) (*UserProfile
 // currentPersonas reads a user's current persona per window.
 func (s *Store) currentPersonas(ctx context.Context, userID string) (CurrentPersonas, error) {
 	var out CurrentPersonas
-	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT window_type, persona_primary, persona_secondary, match_strength
-FROM user_personas WHERE user_id = ?`), userID)
+	rows, err := s.reads().Query(ctx, `SELECT window_type, persona_primary, persona_secondary, match_strength
+FROM user_personas WHERE user_id = ?`, userID)
 	if err != nil {
 		return out, fmt.Errorf("read personas: %w", err)
 	}
@@ -216,10 +216,10 @@ func (s *Store) GetUserSignals(ctx context.Context, userID, window string) (*Use
 	var computed NullTime
 	var doc []byte
 	var found string
-	err := s.Read.QueryRowContext(ctx, s.q(`SELECT u.user_id, s.computed_at, s.signals_json
+	err := s.reads().QueryRow(ctx, `SELECT u.user_id, s.computed_at, s.signals_json
 FROM users u LEFT JOIN user_signals s ON s.user_id = u.user_id AND s.window_type = ?
-WHERE u.user_id = ?`), window, userID).Scan(&found, &computed, &doc)
-	if errors.Is(err, sql.ErrNoRows) {
+WHERE u.user_id = ?`, window, userID).Scan(&found, &computed, &doc)
+	if errors.Is(err, errNotFound) {
 		return nil, userNotFound(userID)
 	}
 	if err != nil {
@@ -249,17 +249,17 @@ func (s *Store) PersonaHistory(ctx context.Context, userID string, days int, now
 		return nil, review.Errorf(review.EInvalid, "days must be at least 1")
 	}
 	var exists int
-	err := s.Read.QueryRowContext(ctx, s.q(`SELECT 1 FROM users WHERE user_id = ?`), userID).Scan(&exists)
-	if errors.Is(err, sql.ErrNoRows) {
+	err := s.reads().QueryRow(ctx, `SELECT 1 FROM users WHERE user_id = ?`, userID).Scan(&exists)
+	if errors.Is(err, errNotFound) {
 		return nil, userNotFound(userID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("persona history: %w", err)
 	}
 	since := now.UTC().AddDate(0, 0, -days)
-	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT recorded_at, persona_primary, match_strength, window_type
+	rows, err := s.reads().Query(ctx, `SELECT recorded_at, persona_primary, match_strength, window_type
 FROM persona_history WHERE user_id = ? AND recorded_at >= ?
-ORDER BY recorded_at DESC, history_id DESC`), userID, s.ts(since))
+ORDER BY recorded_at DESC, history_id DESC`, userID, s.ts(since))
 	if err != nil {
 		return nil, fmt.Errorf("persona history: %w", err)
 	}
