@@ -86,7 +86,7 @@ func (tx *Tx) enqueueDeliveries(ctx context.Context, ids []string, delay time.Du
 	if delay > 0 {
 		status, at = review.DeliveryScheduled, tx.Now.Add(delay)
 	}
-	err := insertMany(ctx, tx, `INSERT INTO deliveries (recommendation_id, status, attempts, queued_at, updated_at) VALUES `, 5, len(ids),
+	_, err := insertMany(ctx, tx, `INSERT INTO deliveries (recommendation_id, status, attempts, queued_at, updated_at) VALUES `, 5, len(ids),
 		func(i int, args []any) []any {
 			return append(args, ids[i], status, 0, now, now)
 		}, ` ON CONFLICT (recommendation_id) DO UPDATE SET status = excluded.status, last_error = NULL, failed_at = NULL, queued_at = excluded.queued_at, updated_at = excluded.updated_at`)
@@ -279,39 +279,6 @@ func nullIfEmpty(s string) any {
 		return nil
 	}
 	return s
-}
-
-// insertMany runs one multi-row INSERT for n rows of width columns each,
-// splitting into several statements to stay under both engines' parameter
-// limits.
-func insertMany(ctx context.Context, tx *Tx, head string, width, n int, row func(i int, args []any) []any, tail string) error {
-	const maxParams = 30000
-	per := max(1, maxParams/width)
-	for start := 0; start < n; start += per {
-		end := min(n, start+per)
-		args := make([]any, 0, (end-start)*width)
-		var b []byte
-		b = append(b, head...)
-		for i := start; i < end; i++ {
-			if i > start {
-				b = append(b, ',')
-			}
-			b = append(b, '(')
-			for c := 0; c < width; c++ {
-				if c > 0 {
-					b = append(b, ',')
-				}
-				b = append(b, '?')
-			}
-			b = append(b, ')')
-			args = row(i, args)
-		}
-		b = append(b, tail...)
-		if _, err := tx.Exec(ctx, string(b), args...); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func mustJSON(v any) []byte {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/spendsense/operator-api/internal/review"
 )
@@ -178,11 +177,4 @@ func (tx *Tx) bulkApproveChunk(ctx context.Context, in BulkApproveInput, bulkID 
 		ok[i] = d.after.ID
 	}
 	return ok, why, nil
-}
-
-func placeholders(n int) string {
-	if n <= 0 {
-		return ""
-	}
-	return strings.Repeat("?,", n-1) + "?"
 }

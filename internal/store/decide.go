@@ -302,7 +302,7 @@ func (tx *Tx) insertAudit(ctx context.Context, rows []auditproof.Row) error {
 		return nil
 	}
 	now := tx.s.ts(tx.Now)
-	err := insertMany(ctx, tx, `INSERT INTO operator_audit_log (audit_id, operator_id, action, recommendation_id, metadata, timestamp, prev_hash, row_hash) VALUES `, 8, len(rows),
+	_, err := insertMany(ctx, tx, `INSERT INTO operator_audit_log (audit_id, operator_id, action, recommendation_id, metadata, timestamp, prev_hash, row_hash) VALUES `, 8, len(rows),
 		func(i int, a []any) []any {
 			r := rows[i]
 			return append(a, r.AuditID, r.OperatorID, r.Action, nullIfEmpty(r.RecommendationID), jsonText(r.Metadata), now, r.PrevHash, r.RowHash)

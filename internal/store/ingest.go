@@ -174,7 +174,7 @@ func (s *Store) IngestUsers(ctx context.Context, users []IngestUser) (IngestUser
 		}
 		slices.Sort(ids)
 		stamp := s.ts(tx.Now)
-		if err := insertMany(ctx, tx, `INSERT INTO users (user_id, name, created_at, updated_at) VALUES `, 4, len(ids),
+		if _, err := insertMany(ctx, tx, `INSERT INTO users (user_id, name, created_at, updated_at) VALUES `, 4, len(ids),
 			func(i int, args []any) []any { return append(args, ids[i], names[ids[i]], stamp, stamp) },
 			` ON CONFLICT (user_id) DO UPDATE SET name = COALESCE(excluded.name, users.name), updated_at = excluded.updated_at`); err != nil {
 			return fmt.Errorf("upsert users: %w", err)
@@ -242,7 +242,7 @@ func (s *Store) IngestUsers(ctx context.Context, users []IngestUser) (IngestUser
 				personaRows = append(personaRows, historyRow{k, *st.persona, st.perTime})
 			}
 		}
-		if err := insertMany(ctx, tx, `INSERT INTO user_signals (user_id, window_type, computed_at, signals_json) VALUES `, 4, len(sigRows),
+		if _, err := insertMany(ctx, tx, `INSERT INTO user_signals (user_id, window_type, computed_at, signals_json) VALUES `, 4, len(sigRows),
 			func(i int, args []any) []any {
 				r := sigRows[i]
 				return append(args, r.k.user, r.k.window, s.ts(r.at), jsonText(r.doc))
@@ -251,7 +251,7 @@ func (s *Store) IngestUsers(ctx context.Context, users []IngestUser) (IngestUser
 WHERE user_signals.computed_at <= excluded.computed_at`); err != nil {
 			return fmt.Errorf("store signals: %w", err)
 		}
-		if err := insertMany(ctx, tx, `INSERT INTO user_personas (user_id, window_type, persona_primary, persona_secondary, match_strength, assigned_at) VALUES `, 6, len(personaRows),
+		if _, err := insertMany(ctx, tx, `INSERT INTO user_personas (user_id, window_type, persona_primary, persona_secondary, match_strength, assigned_at) VALUES `, 6, len(personaRows),
 			func(i int, args []any) []any {
 				r := personaRows[i]
 				return append(args, r.key.user, r.key.window, r.persona.Primary, r.persona.Secondary, r.persona.MatchStrength, s.ts(r.at))
@@ -261,7 +261,7 @@ WHERE user_signals.computed_at <= excluded.computed_at`); err != nil {
 WHERE user_personas.assigned_at <= excluded.assigned_at`); err != nil {
 			return fmt.Errorf("store personas: %w", err)
 		}
-		if err := insertMany(ctx, tx, `INSERT INTO persona_history (history_id, user_id, window_type, persona_primary, persona_secondary, match_strength, recorded_at) VALUES `, 7, len(history),
+		if _, err := insertMany(ctx, tx, `INSERT INTO persona_history (history_id, user_id, window_type, persona_primary, persona_secondary, match_strength, recorded_at) VALUES `, 7, len(history),
 			func(i int, args []any) []any {
 				r := history[i]
 				return append(args, NewID(), r.key.user, r.key.window, r.persona.Primary, r.persona.Secondary, r.persona.MatchStrength, s.ts(r.at))
@@ -661,7 +661,7 @@ func (s *Store) ingestRecs(ctx context.Context, items []preparedRec) (IngestRecs
 		slices.SortFunc(ins, func(a, b int) int { return cmp.Compare(items[a].ID, items[b].ID) })
 
 		now := s.ts(tx.Now)
-		n, err := execMany(ctx, tx, `INSERT INTO recommendations (recommendation_id, user_id, persona_primary, persona_secondary, type,
+		n, err := insertMany(ctx, tx, `INSERT INTO recommendations (recommendation_id, user_id, persona_primary, persona_secondary, type,
  title, rationale, priority, status, content_url, read_time_minutes, tone_check, advice_check, eligibility_check,
  guardrails_passed, generated_at, created_at, updated_at, version, content_hash) VALUES `, 20, len(ins),
 			func(j int, args []any) []any {
@@ -684,7 +684,7 @@ func (s *Store) ingestRecs(ctx context.Context, items []preparedRec) (IngestRecs
 				traced = append(traced, i)
 			}
 		}
-		if err := insertMany(ctx, tx, `INSERT INTO decision_traces (trace_id, recommendation_id, signals_detected_at, persona_assigned_at,
+		if _, err := insertMany(ctx, tx, `INSERT INTO decision_traces (trace_id, recommendation_id, signals_detected_at, persona_assigned_at,
  content_matched_at, rationale_generated_at, guardrails_checked_at, signals_json, persona_assignment_json,
  content_matches_json, relevance_scores_json, llm_model, temperature, tokens_used, created_at) VALUES `, 15, len(traced),
 			func(j int, args []any) []any {
@@ -710,23 +710,6 @@ func (s *Store) ingestRecs(ctx context.Context, items []preparedRec) (IngestRecs
 
 // ---------------------------------------------------------------- helpers
 
-// inList returns "(?, ?, …)" for values and the values as arguments.
-func inList(values []string) (string, []any) {
-	var b strings.Builder
-	b.Grow(3 * len(values))
-	b.WriteByte('(')
-	args := make([]any, len(values))
-	for i, v := range values {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('?')
-		args[i] = v
-	}
-	b.WriteByte(')')
-	return b.String(), args
-}
-
 // scanPairs runs a two-string-column query into m.
 func (tx *Tx) scanPairs(ctx context.Context, query string, args []any, m map[string]string) error {
 	rows, err := tx.Query(ctx, query, args...)
@@ -742,37 +725,4 @@ func (tx *Tx) scanPairs(ctx context.Context, query string, args []any, m map[str
 		m[k] = v
 	}
 	return rows.Err()
-}
-
-// execMany is insertMany that also reports how many rows the statements
-// affected (an INSERT … ON CONFLICT DO NOTHING counts only rows inserted).
-func execMany(ctx context.Context, tx *Tx, head string, width, n int, row func(i int, args []any) []any, tail string) (int64, error) {
-	const maxParams = 30000
-	per := max(1, maxParams/width)
-	var total int64
-	for start := 0; start < n; start += per {
-		end := min(n, start+per)
-		var b strings.Builder
-		b.WriteString(head)
-		args := make([]any, 0, (end-start)*width)
-		tuple := "(" + strings.Repeat("?,", width-1) + "?)"
-		for i := start; i < end; i++ {
-			if i > start {
-				b.WriteByte(',')
-			}
-			b.WriteString(tuple)
-			args = row(i, args)
-		}
-		b.WriteString(tail)
-		r, err := tx.Exec(ctx, b.String(), args...)
-		if err != nil {
-			return total, err
-		}
-		k, err := r.RowsAffected()
-		if err != nil {
-			return total, err
-		}
-		total += k
-	}
-	return total, nil
 }
