@@ -5,9 +5,9 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/spendsense/operator-api/internal/jsontext"
 )
 
 // jsonFormat is huma's JSON format with a fast path for the bodies the
@@ -71,23 +71,23 @@ func appendRecommendations(b []byte, recs []Recommendation) []byte {
 // as huma's encoder): the fields in declaration order, nil pointers as null.
 func appendRecommendation(b []byte, r *Recommendation) []byte {
 	b = append(b, `{"id":`...)
-	b = appendJSONString(b, r.ID)
+	b = jsontext.AppendString(b, r.ID)
 	b = append(b, `,"user_id":`...)
-	b = appendJSONString(b, r.UserID)
+	b = jsontext.AppendString(b, r.UserID)
 	b = append(b, `,"persona_primary":`...)
-	b = appendJSONString(b, r.PersonaPrimary)
+	b = jsontext.AppendString(b, r.PersonaPrimary)
 	b = append(b, `,"persona_secondary":`...)
 	b = appendJSONStringPtr(b, r.PersonaSecondary)
 	b = append(b, `,"type":`...)
-	b = appendJSONString(b, r.Type)
+	b = jsontext.AppendString(b, r.Type)
 	b = append(b, `,"title":`...)
-	b = appendJSONString(b, r.Title)
+	b = jsontext.AppendString(b, r.Title)
 	b = append(b, `,"rationale":`...)
-	b = appendJSONString(b, r.Rationale)
+	b = jsontext.AppendString(b, r.Rationale)
 	b = append(b, `,"priority":`...)
-	b = appendJSONString(b, r.Priority)
+	b = jsontext.AppendString(b, r.Priority)
 	b = append(b, `,"status":`...)
-	b = appendJSONString(b, r.Status)
+	b = jsontext.AppendString(b, r.Status)
 	b = append(b, `,"content_url":`...)
 	b = appendJSONStringPtr(b, r.ContentURL)
 	b = append(b, `,"read_time_minutes":`...)
@@ -139,7 +139,7 @@ func appendRecommendation(b []byte, r *Recommendation) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, t)
+			b = jsontext.AppendString(b, t)
 		}
 		b = append(b, ']')
 	}
@@ -154,7 +154,7 @@ func appendJSONStringPtr(b []byte, s *string) []byte {
 	if s == nil {
 		return append(b, "null"...)
 	}
-	return appendJSONString(b, *s)
+	return jsontext.AppendString(b, *s)
 }
 
 // appendJSONTime is time.Time.MarshalJSON: RFC 3339 with nanoseconds as
@@ -171,61 +171,4 @@ func appendJSONTimePtr(b []byte, t *time.Time) []byte {
 		return append(b, "null"...)
 	}
 	return appendJSONTime(b, *t)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString quotes s exactly as encoding/json does with HTML
-// escaping off: ", \ and control characters escaped (\b \f \n \r \t by
-// name), invalid UTF-8 as \ufffd, U+2028 and U+2029 as \u2028 and \u2029.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/spendsense/operator-api/internal/jsontext"
 	"github.com/spendsense/operator-api/internal/review"
 )
 
@@ -121,7 +122,7 @@ func TestFastJSONMatchesEncodingJSON(t *testing.T) {
 		t.Fatalf("nil page: fast %s, json %s", got, want)
 	}
 	for _, s := range nastyStrings {
-		if got, want := appendJSONString(nil, s), encodingJSON(t, s); !bytes.Equal(append(got, '\n'), want) {
+		if got, want := jsontext.AppendString(nil, s), encodingJSON(t, s); !bytes.Equal(append(got, '\n'), want) {
 			t.Errorf("%q: fast %s, json %s", s, got, want)
 		}
 	}
@@ -130,24 +131,6 @@ func TestFastJSONMatchesEncodingJSON(t *testing.T) {
 	if got, want := fastJSON(t, other), encodingJSON(t, other); !bytes.Equal(got, want) {
 		t.Fatalf("other body: fast %s, json %s", got, want)
 	}
-}
-
-// FuzzAppendJSONString compares the string quoting with encoding/json on
-// arbitrary bytes.
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range nastyStrings {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want, err := json.Marshal(s) // HTML escaping differs only for <, > and &
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = bytes.ReplaceAll(bytes.ReplaceAll(bytes.ReplaceAll(want, []byte(`\u003c`), []byte("<")), []byte(`\u003e`), []byte(">")), []byte(`\u0026`), []byte("&"))
-		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
-			t.Fatalf("%q: fast %s, json %s", s, got, want)
-		}
-	})
 }
 
 // TestFastJSONIsWhatHumaWrites checks huma hands the body to the format as
