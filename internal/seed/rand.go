@@ -88,37 +88,6 @@ func counterID(prefix string, n, width int) string {
 	return string(append(b, d...))
 }
 
-// sqliteTime formats t the way the store keeps SQLite timestamps:
-// fixed-width UTC text, 2006-01-02T15:04:05.000000Z.
-func sqliteTime(t time.Time) string {
-	t = t.UTC()
-	y, mo, d := t.Date()
-	h, mi, s := t.Clock()
-	us := t.Nanosecond() / 1000
-	var b [27]byte
-	put := func(i, v, w int) {
-		for k := i + w - 1; k >= i; k-- {
-			b[k] = byte('0' + v%10)
-			v /= 10
-		}
-	}
-	put(0, y, 4)
-	b[4] = '-'
-	put(5, int(mo), 2)
-	b[7] = '-'
-	put(8, d, 2)
-	b[10] = 'T'
-	put(11, h, 2)
-	b[13] = ':'
-	put(14, mi, 2)
-	b[16] = ':'
-	put(17, s, 2)
-	b[19] = '.'
-	put(20, us, 6)
-	b[26] = 'Z'
-	return string(b[:])
-}
-
 // money formats dollars for prose: $7,800 or $12.50.
 func money(v float64) string {
 	cents := int64(math.Round(v * 100))

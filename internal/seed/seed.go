@@ -262,7 +262,7 @@ func (g *generator) ts(t time.Time) any {
 	if g.pg {
 		return t.UTC()
 	}
-	return sqliteTime(t)
+	return store.SQLiteTime(t)
 }
 
 // run generates every chunk in order and sends it, stopping early if ctx ends.

@@ -50,12 +50,46 @@ type dialect interface {
 // order is time order and indexes on them sort correctly.
 const sqliteTimeLayout = "2006-01-02T15:04:05.000000Z"
 
+// SQLiteTime is t in sqliteTimeLayout, the form SQLite columns keep (and
+// the seed writes). It is written by hand because every timestamp bound on
+// SQLite, and every one the seed generates, passes through it; time.Format
+// does the years a fixed width cannot hold.
+func SQLiteTime(t time.Time) string {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.Format(sqliteTimeLayout)
+	}
+	h, mi, s := t.Clock()
+	us := t.Nanosecond() / 1000
+	var b [27]byte
+	put := func(i, v, w int) {
+		for k := i + w - 1; k >= i; k-- {
+			b[k] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, y, 4)
+	b[4] = '-'
+	put(5, int(mo), 2)
+	b[7] = '-'
+	put(8, d, 2)
+	b[10] = 'T'
+	put(11, h, 2)
+	b[13] = ':'
+	put(14, mi, 2)
+	b[16] = ':'
+	put(17, s, 2)
+	b[19] = '.'
+	put(20, us, 6)
+	b[26] = 'Z'
+	return string(b[:])
+}
+
 type sqliteDialect struct{}
 
-func (sqliteDialect) rebind(q string) string { return q }
-func (sqliteDialect) timeArg(t time.Time) any {
-	return t.UTC().Format(sqliteTimeLayout)
-}
+func (sqliteDialect) rebind(q string) string  { return q }
+func (sqliteDialect) timeArg(t time.Time) any { return SQLiteTime(t) }
 
 // SQLite's write transactions are already exclusive (BEGIN IMMEDIATE).
 func (sqliteDialect) forUpdate() string { return "" }

@@ -56,7 +56,7 @@ const (
 
 // loginTime formats a time for login_failures, whose timestamp columns are
 // fixed-width UTC text on both engines (so text order is time order).
-func loginTime(t time.Time) string { return t.UTC().Format(sqliteTimeLayout) }
+func loginTime(t time.Time) string { return SQLiteTime(t) }
 
 func loginKey(key string) string { return strings.ToLower(strings.TrimSpace(key)) }
 
