@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -263,7 +264,7 @@ func verifiedBefore(ctx context.Context, header string) *verifiedCaller {
 
 // verifyBearer checks an Authorization header: a valid bearer token of a
 // live, enabled operator. On failure it returns the status to answer (401,
-// or 499/500 when the lookup itself failed) and the detail.
+// or what problem makes of a failed lookup) and the detail.
 func (a *API) verifyBearer(ctx context.Context, header string) (*store.Operator, tokenInfo, int, string) {
 	scheme, token, found := strings.Cut(header, " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
@@ -275,21 +276,15 @@ func (a *API) verifyBearer(ctx context.Context, header string) (*store.Operator,
 	}
 	op, err := a.store.Authenticate(ctx, claims.OperatorID(), claims.ID, claims.Epoch)
 	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			// The client went away while we looked it up: not a server
-			// error (it was logged as one, and counted as a 500, under load).
-			return nil, tokenInfo{}, 499, "request canceled"
+		if review.ErrorCode(err) != review.EInternal {
+			return nil, tokenInfo{}, http.StatusUnauthorized, "token revoked or operator disabled"
 		}
-		if store.Unavailable(err) {
-			// The database is in trouble: 503 (the caller adds Retry-After).
-			a.log.WarnContext(ctx, "authenticate: database unavailable", slog.String("error", err.Error()))
-			return nil, tokenInfo{}, http.StatusServiceUnavailable, unavailableDetail
-		}
-		if review.ErrorCode(err) == review.EInternal {
-			a.log.ErrorContext(ctx, "authenticate", slog.String("error", err.Error()))
-			return nil, tokenInfo{}, http.StatusInternalServerError, "internal error"
-		}
-		return nil, tokenInfo{}, http.StatusUnauthorized, "token revoked or operator disabled"
+		// The lookup itself failed: the client went away (499), the
+		// database is in trouble (503; the caller adds Retry-After) or a
+		// bug (500). The one error mapper decides, and logs.
+		var p *Problem // what problem answers with (installErrorModel)
+		errors.As(a.problem(ctx, fmt.Errorf("authenticate: %w", err)), &p)
+		return nil, tokenInfo{}, p.Status, p.Detail
 	}
 	return op, tokenInfo{jti: claims.ID, exp: claims.Expiry()}, 0, ""
 }
