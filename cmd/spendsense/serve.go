@@ -134,6 +134,9 @@ func serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := s.SetDeliveryQueue(dsvc.Queue()); err != nil {
+				return err
+			}
 			if err := dsvc.Start(ctx); err != nil {
 				return err
 			}

@@ -39,6 +39,9 @@ func TestPeriodicJobSealsNewRows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := s.SetDeliveryQueue(svc.Queue()); err != nil {
+			t.Fatal(err)
+		}
 		if err := svc.Start(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -220,9 +220,13 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("delivery: river client: %w", err)
 	}
 	svc.client = client
-	cfg.Store.SetEnqueue(svc.Enqueuer())
-	cfg.Store.SetCancel(Canceller(client))
 	return svc, nil
+}
+
+// Queue is the store.DeliveryQueue of this service's client: wire it with
+// store.SetDeliveryQueue so that approvals insert their jobs.
+func (s *Service) Queue() store.DeliveryQueue {
+	return store.DeliveryQueue{Enqueue: s.Enqueuer(), Cancel: Canceller(s.client)}
 }
 
 // Client is the River client (for tests and tools).

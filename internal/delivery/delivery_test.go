@@ -294,7 +294,9 @@ func TestGapsRequeuedOnStart(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		ids := fixture(t, s, "gp", 3)
-		s.SetEnqueue(nil) // approvals without the queue
+		if err := s.SetDeliveryQueue(store.NoDeliveryJobs); err != nil { // approvals without the queue
+			t.Fatal(err)
+		}
 		for _, id := range ids {
 			approve(t, s, id)
 		}
@@ -323,8 +325,13 @@ func TestApprovalAndJobAreAtomic(t *testing.T) {
 		if js := jobStates(t, s); js["available"] != 1 {
 			t.Fatalf("jobs = %v, want exactly 1", js)
 		}
-		enq := s // the enqueuer fails: the approval must not commit
-		enq.SetEnqueue(func(context.Context, *store.Tx, []string, time.Time) error { return fmt.Errorf("queue unavailable") })
+		failing := store.DeliveryQueue{ // the enqueuer fails: the approval must not commit
+			Enqueue: func(context.Context, *store.Tx, []string, time.Time) error { return fmt.Errorf("queue unavailable") },
+			Cancel:  store.NoDeliveryJobs.Cancel,
+		}
+		if err := s.SetDeliveryQueue(failing); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := s.Approve(ctx, store.ApproveInput{ID: ids[1], Actor: operator}); err == nil {
 			t.Fatal("approve succeeded without its job")
 		}

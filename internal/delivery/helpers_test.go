@@ -177,6 +177,9 @@ func newService(t testing.TB, s *store.Store, sink delivery.Sink, o opts) *deliv
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := s.SetDeliveryQueue(svc.Queue()); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

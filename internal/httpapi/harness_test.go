@@ -51,7 +51,11 @@ func newEnvWith(t *testing.T, s *store.Store, configure func(*httpapi.Config)) *
 	quiet := slog.New(slog.DiscardHandler)
 	// Approvals insert their delivery job in the approving transaction, as in
 	// an API-only process; no worker runs, so deliveries stay queued.
-	if _, err := delivery.New(delivery.Config{Store: s, InsertOnly: true, Logger: quiet}); err != nil {
+	dsvc, err := delivery.New(delivery.Config{Store: s, InsertOnly: true, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetDeliveryQueue(dsvc.Queue()); err != nil {
 		t.Fatal(err)
 	}
 	cfg := httpapi.Config{Store: s, Issuer: issuer, CORSOrigins: []string{"http://localhost:3000"}, Logger: quiet}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -25,19 +26,43 @@ type Precondition struct {
 }
 
 // EnqueueFunc inserts the delivery jobs of an approval inside the approving
-// transaction, to run at at (now, when zero). The delivery package
-// provides it; nil means no worker queue.
+// transaction, to run at at (now, when zero).
 type EnqueueFunc func(ctx context.Context, tx *Tx, recommendationIDs []string, at time.Time) error
 
 // CancelFunc cancels, inside the undoing transaction, the delivery jobs of
 // approvals being undone.
 type CancelFunc func(ctx context.Context, tx *Tx, recommendationIDs []string) error
 
-// SetEnqueue installs the delivery enqueuer.
-func (s *Store) SetEnqueue(fn EnqueueFunc) { s.enqueue = fn }
+// DeliveryQueue is how approvals and undos reach the job queue, inside
+// their own transactions. The delivery package provides one
+// (delivery.Service.Queue); the program wires it with SetDeliveryQueue.
+type DeliveryQueue struct {
+	Enqueue EnqueueFunc
+	Cancel  CancelFunc
+}
 
-// SetCancel installs the delivery job canceller.
-func (s *Store) SetCancel(fn CancelFunc) { s.cancelJobs = fn }
+// NoDeliveryJobs is the queue of a program that runs none: approvals write
+// their deliveries rows but no job (a delivery service started later
+// finds them as gaps and enqueues them). Tests and tools that want no
+// queue say so with it.
+var NoDeliveryJobs = DeliveryQueue{
+	Enqueue: func(context.Context, *Tx, []string, time.Time) error { return nil },
+	Cancel:  func(context.Context, *Tx, []string) error { return nil },
+}
+
+// errNoDeliveryQueue is an approval or undo in a store nobody wired a
+// queue into: it fails rather than commit an approval without its job.
+var errNoDeliveryQueue = errors.New("store: no delivery queue (wire one with SetDeliveryQueue, or NoDeliveryJobs)")
+
+// SetDeliveryQueue wires the queue approvals and undos use; both of its
+// functions are required.
+func (s *Store) SetDeliveryQueue(q DeliveryQueue) error {
+	if q.Enqueue == nil || q.Cancel == nil {
+		return errors.New("store: a delivery queue needs both Enqueue and Cancel")
+	}
+	s.queue = q
+	return nil
+}
 
 // NewID returns a time-ordered unique id (UUIDv7): unique under any
 // concurrency, unlike the seed's ids built from Unix seconds.
@@ -93,10 +118,10 @@ func (tx *Tx) enqueueDeliveries(ctx context.Context, ids []string, delay time.Du
 	if err != nil {
 		return fmt.Errorf("enqueue delivery: %w", err)
 	}
-	if tx.s.enqueue != nil {
-		return tx.s.enqueue(tx.Context(ctx), tx, ids, at)
+	if tx.s.queue.Enqueue == nil {
+		return errNoDeliveryQueue
 	}
-	return nil
+	return tx.s.queue.Enqueue(tx.Context(ctx), tx, ids, at)
 }
 
 // ApproveInput is a single approval.

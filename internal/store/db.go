@@ -38,14 +38,12 @@ const DefaultSQLitePath = "spendsense.db"
 // SQLITE_BUSY) and Read is a pool of read-only connections that WAL lets run
 // beside it.
 type Store struct {
-	Engine  Engine
-	Write   *sql.DB
-	Read    *sql.DB
-	d       dialect
-	now     func() time.Time
-	enqueue EnqueueFunc
-	// cancelJobs cancels delivery jobs of undone approvals.
-	cancelJobs CancelFunc
+	Engine Engine
+	Write  *sql.DB
+	Read   *sql.DB
+	d      dialect
+	now    func() time.Time
+	queue  DeliveryQueue // approvals' jobs (SetDeliveryQueue)
 	// undoWindow is how long a decision may be undone (decide.go).
 	undoWindow time.Duration
 	group      *groupCommitter // SQLite only: WithTx shares commits (groupcommit.go)

@@ -123,10 +123,10 @@ func (tx *Tx) cancelDelivery(ctx context.Context, rec *review.Recommendation) er
 		return &review.Error{Code: review.EConflict, CurrentStatus: rec.Status,
 			Message: "the delivery of this approval has already started; it can no longer be undone"}
 	}
-	if tx.s.cancelJobs != nil {
-		return tx.s.cancelJobs(tx.Context(ctx), tx, []string{rec.ID})
+	if tx.s.queue.Cancel == nil {
+		return errNoDeliveryQueue
 	}
-	return nil
+	return tx.s.queue.Cancel(tx.Context(ctx), tx, []string{rec.ID})
 }
 
 // StartDelivery moves a scheduled delivery to queued as its worker begins,

@@ -86,6 +86,10 @@ func Open(t testing.TB, e store.Engine) *store.Store {
 	if _, err := s.Migrate(context.Background()); err != nil {
 		t.Fatalf("migrate %s: %v", e, err)
 	}
+	// No job queue unless the test wires one (delivery.Service.Queue).
+	if err := s.SetDeliveryQueue(store.NoDeliveryJobs); err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
