@@ -489,6 +489,9 @@ func TestIdempotencyAcrossProcesses(t *testing.T) {
 				if _, err := s.Migrate(t.Context()); err != nil {
 					t.Fatal(err)
 				}
+				if err := s.SetDeliveryQueue(store.NoDeliveryJobs); err != nil { // newEnv wires s1's
+					t.Fatal(err)
+				}
 				return s
 			}
 			s1 := open()
