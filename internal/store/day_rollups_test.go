@@ -22,7 +22,11 @@ func TestCheckSeesDayRollupDrift(t *testing.T) {
 		ctx := context.Background()
 		s.SetUndoWindow(5 * time.Minute)
 		// Approvals insert their delivery jobs, as in an API process.
-		if _, err := delivery.New(delivery.Config{Store: s, InsertOnly: true, Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		dsvc, err := delivery.New(delivery.Config{Store: s, InsertOnly: true, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetDeliveryQueue(dsvc.Queue()); err != nil {
 			t.Fatal(err)
 		}
 		// ids[2] and ids[5] failed a guardrail; ids[2] is rejected.
