@@ -20,9 +20,9 @@ import (
 // and ingest batches, each up to 1,000 items' work, have a smaller limit of
 // their own (defaultMaxInflightBulk): 256 of them would be minutes of the
 // writer's time, and their clients timed out waiting instead of hearing
-// 503. It was 8 at first, which a dozen operators bulk-approving at the
-// same moment already reached (the concurrent-decisions test did). Paths
-// outside /api/ (health, readiness, metrics, docs) are never refused.
+// 503; and it must hold a dozen operators bulk-approving at the same moment
+// (the concurrent-decisions test; the figures are in docs/BENCHMARKS.md).
+// Paths outside /api/ (health, readiness, metrics, docs) are never refused.
 
 const (
 	defaultMaxInflightWrites = 256

@@ -21,10 +21,10 @@ type Target struct {
 
 // ParseURL checks a DATABASE_URL and says which database it names. It
 // refuses, instead of guessing, anything that is neither a PostgreSQL URL
-// nor a SQLite file whose folder exists: a mistyped scheme (postgress://,
-// Postgres://, mysql://) used to become a new SQLite file named after it,
-// and a monitoring check against it stayed green. It touches nothing but a
-// stat of the folder.
+// nor a SQLite file whose folder exists: taken as a file name, a mistyped
+// scheme (postgress://, Postgres://, mysql://) would become a new, empty
+// SQLite database, and a monitoring check against it would stay green. It
+// touches nothing but a stat of the folder.
 func ParseURL(databaseURL string) (Target, error) {
 	bad := func(why string) (Target, error) {
 		return Target{}, fmt.Errorf("DATABASE_URL %q %s; accepted: %s", redactURL(databaseURL), why, AcceptedURLForms)
