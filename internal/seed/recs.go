@@ -163,26 +163,78 @@ func (g *generator) status(frac float64, guardrailsOK bool, age time.Duration) s
 
 var reviewerWeights = []float64{0.25, 0.2, 0.18, 0.15, 0.12, 0.10}
 
-// rec generates recommendation i of n and appends every row it implies.
+// rec generates recommendation i of n and appends every row it implies:
+// the recommendation, its audit trail, flag and delivery, and its trace.
+// Every random draw happens in a fixed order, so a seed is reproducible.
 func (g *generator) rec(c *chunk, i, n int) {
 	r := g.r
-	now := g.now
 	id := counterID("rec_", i+1, 9)
 	idv := any(id) // bound in several rows: box it once
+	frac, created, generated := g.recTimes(i, n)
 
-	// When: spread evenly over the 30 days before now, in id order.
-	span := 30 * 24 * time.Hour
-	frac := (float64(i) + r.Float64()) / float64(n)
-	created := now.Add(-span + time.Duration(frac*float64(span))).Truncate(time.Microsecond)
-	if !created.Before(now) {
-		created = now.Add(-time.Microsecond)
-	}
-	generated := created.Add(-r.dur(2*time.Second, 4*time.Minute))
-
-	// Who and what.
 	u := &g.users[r.IntN(len(g.users))]
-	persona := u.persona.primary
-	switch x := r.Float64(); {
+	persona, secondary := g.recPersona(u)
+	typ := choose(r, typeNames, typeWeights)
+	item := pick(r, byType[persona][typ])
+	priority := g.recPriority(persona, typ, u)
+	gr := g.recGuardrails(typ, rationale(r, persona, u.sig)+" "+item.blurb)
+	if !gr.all() {
+		g.sum.GuardrailFailures++
+	}
+
+	contentURL, readTime := urls[item.id], any(nil)
+	if item.minutes > 0 {
+		readTime = item.minutes
+	}
+	tr := g.trace(u, persona, item, generated)
+	hash := g.hash.sum(ingested{id: id, userID: u.id, persona: persona, secondary: secondary, typ: typ, title: item.title,
+		rationale: gr.text, priority: priority, contentURL: contentURL, readTime: readTime,
+		tone: gr.tone, advice: gr.advice, elig: gr.elig, generated: generated, trace: &tr})
+
+	status := g.status(frac, gr.all(), g.now.Sub(created))
+	events := g.times(g.history(status), created)
+	rv := g.review(c, idv, events, item, priority, gr)
+
+	createdV := g.ts(created)
+	updatedV := createdV
+	if len(events) > 0 {
+		updatedV = events[len(events)-1].atv
+	}
+	c.v[tRecs] = append(c.v[tRecs], idv, u.idv, bx(persona), secondary, bx(typ), rv.title, gr.text, bx(rv.priority), bx(status),
+		contentURL, readTime, gr.tone, gr.advice, gr.elig, gr.all(),
+		rv.approvedBy, rv.approvedAt, rv.rejectedBy, rv.rejectedAt, rv.modifiedBy, rv.modifiedAt, rv.notes,
+		g.ts(generated), createdV, updatedV, 1+len(events), hash)
+	g.sum.Recommendations++
+	g.sum.ByStatus[status]++
+
+	if status == "approved" {
+		g.delivery(c, idv, rv.approvedTime, rv.approvedAt)
+	}
+	c.v[tTraces] = append(c.v[tTraces], r.uuid7(created), idv, g.ts(tr.detected), g.ts(tr.assigned), g.ts(tr.matched),
+		g.ts(tr.rationale), g.ts(tr.guardrails), tr.signals, tr.assignment, tr.matches, tr.scores,
+		bx(tr.model), tr.temperature, tr.tokens, createdV)
+	g.sum.DecisionTraces++
+}
+
+// recTimes spreads recommendation i of n evenly over the 30 days before
+// now, in id order: its position in the span (0 to 1), when it entered the
+// queue and, a little before, when the engine generated it.
+func (g *generator) recTimes(i, n int) (frac float64, created, generated time.Time) {
+	span := 30 * 24 * time.Hour
+	frac = (float64(i) + g.r.Float64()) / float64(n)
+	created = g.now.Add(-span + time.Duration(frac*float64(span))).Truncate(time.Microsecond)
+	if !created.Before(g.now) {
+		created = g.now.Add(-time.Microsecond)
+	}
+	return frac, created, created.Add(-g.r.dur(2*time.Second, 4*time.Minute))
+}
+
+// recPersona is the persona a recommendation is for: mostly the user's
+// primary, sometimes the secondary (or the 180-day one), rarely another;
+// secondary is the other of the user's two (nil when none).
+func (g *generator) recPersona(u *user) (persona string, secondary any) {
+	persona = u.persona.primary
+	switch x := g.r.Float64(); {
 	case x < 0.80:
 	case x < 0.93:
 		if u.persona.secondary != "" {
@@ -191,9 +243,8 @@ func (g *generator) rec(c *chunk, i, n int) {
 			persona = u.persona180.primary
 		}
 	default:
-		persona = personaNames[r.IntN(nPersonas)]
+		persona = personaNames[g.r.IntN(nPersonas)]
 	}
-	var secondary any
 	if persona == u.persona.primary {
 		if u.persona.secondary != "" {
 			secondary = u.persona.secondary
@@ -201,102 +252,111 @@ func (g *generator) rec(c *chunk, i, n int) {
 	} else {
 		secondary = u.persona.primary
 	}
-	typ := choose(r, typeNames, typeWeights)
-	item := pick(r, byType[persona][typ])
+	return persona, secondary
+}
 
+// recPriority follows how severe the user's situation is for the persona,
+// with noise; partner offers rank lower.
+func (g *generator) recPriority(persona, typ string, u *user) string {
 	sev := severity(persona, u.sig)
 	if typ == "partner_offer" {
 		sev -= 0.15
 	}
-	priority := "low"
-	switch p := sev + 0.15*r.NormFloat64(); {
+	switch p := sev + 0.15*g.r.NormFloat64(); {
 	case p > 0.62:
-		priority = "high"
+		return "high"
 	case p > 0.32:
-		priority = "medium"
+		return "medium"
 	}
+	return "low"
+}
 
-	// Guardrails: about 8% fail one or more, offers far more often.
-	tone, advice, elig := true, true, true
+// guardrails are a recommendation's three checks and the rationale text
+// that fails them.
+type guardrails struct {
+	tone, advice, elig bool
+	text               string
+}
+
+func (gr guardrails) all() bool { return gr.tone && gr.advice && gr.elig }
+
+// recGuardrails fails about 8% of recommendations on one or more checks
+// (offers far more often, mostly on eligibility), adding to text the
+// sentence that fails each.
+func (g *generator) recGuardrails(typ, text string) guardrails {
+	r := g.r
+	gr := guardrails{tone: true, advice: true, elig: true, text: text}
 	failP := 0.06
 	if typ == "partner_offer" {
 		failP = 0.25
 	}
-	text := rationale(r, persona, u.sig) + " " + item.blurb
-	if r.chance(failP) {
-		w := []float64{0.45, 0.45, 0.10}
-		if typ == "partner_offer" {
-			w = []float64{0.10, 0.20, 0.70}
-		}
-		for range 1 + b2i(r.chance(0.1)) {
-			switch weighted(r, w) {
-			case 0:
-				if tone {
-					tone = false
-					text += " " + pick(r, toneFailures)
-				}
-			case 1:
-				if advice {
-					advice = false
-					text += " " + pick(r, adviceFailures)
-				}
-			default:
-				if elig {
-					elig = false
-					text += " " + pick(r, eligibilityFailures)
-				}
+	if !r.chance(failP) {
+		return gr
+	}
+	w := []float64{0.45, 0.45, 0.10}
+	if typ == "partner_offer" {
+		w = []float64{0.10, 0.20, 0.70}
+	}
+	for range 1 + b2i(r.chance(0.1)) {
+		switch weighted(r, w) {
+		case 0:
+			if gr.tone {
+				gr.tone = false
+				gr.text += " " + pick(r, toneFailures)
+			}
+		case 1:
+			if gr.advice {
+				gr.advice = false
+				gr.text += " " + pick(r, adviceFailures)
+			}
+		default:
+			if gr.elig {
+				gr.elig = false
+				gr.text += " " + pick(r, eligibilityFailures)
 			}
 		}
 	}
-	allOK := tone && advice && elig
-	if !allOK {
-		g.sum.GuardrailFailures++
-	}
+	return gr
+}
 
-	contentURL, readTime := urls[item.id], any(nil)
-	if item.minutes > 0 {
-		readTime = item.minutes
-	}
+// reviewed is what a recommendation's review history left on its row.
+type reviewed struct {
+	title, priority                                                               string
+	approvedBy, approvedAt, rejectedBy, rejectedAt, modifiedBy, modifiedAt, notes any
+	approvedTime                                                                  time.Time
+}
 
-	tr := g.trace(u, persona, item, generated)
-	hash := g.hash.sum(ingested{id: id, userID: u.id, persona: persona, secondary: secondary, typ: typ, title: item.title,
-		rationale: text, priority: priority, contentURL: contentURL, readTime: readTime,
-		tone: tone, advice: advice, elig: elig, generated: generated, trace: &tr})
-
-	// Review history.
-	status := g.status(frac, allOK, now.Sub(created))
-	kinds := g.history(status)
-	events := g.times(kinds, created)
-	title := item.title
+// review plays a recommendation's review events: each gets its operator
+// and audit row, a flag its row (closed by its resolution), and the
+// decisions their marks on the recommendation.
+func (g *generator) review(c *chunk, idv any, events []event, item content, priority string, gr guardrails) reviewed {
+	r, j := g.r, &g.j
+	rv := reviewed{title: item.title, priority: priority}
 	var (
-		approvedBy, approvedAt, rejectedBy, rejectedAt, modifiedBy, modifiedAt, notes any
-		approvedTime                                                                  time.Time
-		approvedAtV                                                                   any
-		flagID                                                                        string
-		flagRow                                                                       int // index into c.v[tFlags] of the open flag row
-		titleEdited                                                                   bool
+		flagID      string
+		flagRow     int // index into c.v[tFlags] of the open flag row
+		titleEdited bool
 	)
 	for k := range events {
 		e := &events[k]
-		j := &g.j
 		switch e.k {
 		case kModify:
 			e.op = choose(r, reviewers, reviewerWeights)
 			j.reset().open().key("modifications").open()
 			if !titleEdited && r.chance(0.7) {
 				titleEdited = true
-				j.key("title").open().key("from").str(title).key("to").str(item.altTitle).close()
-				title = item.altTitle
+				j.key("title").open().key("from").str(rv.title).key("to").str(item.altTitle).close()
+				rv.title = item.altTitle
 			} else {
 				to := pick(r, []string{"high", "medium", "low"})
-				for to == priority {
+				for to == rv.priority {
 					to = pick(r, []string{"high", "medium", "low"})
 				}
-				j.key("priority").open().key("from").str(priority).key("to").str(to).close()
-				priority = to
+				j.key("priority").open().key("from").str(rv.priority).key("to").str(to).close()
+				rv.priority = to
 			}
 			j.close().close()
-			modifiedBy, modifiedAt = bx(e.op), e.atv
+			rv.modifiedBy, rv.modifiedAt = bx(e.op), e.atv
 			g.audit(c, e, "modify", idv, j.String())
 		case kFlag:
 			e.op = choose(r, reviewers, reviewerWeights)
@@ -317,7 +377,7 @@ func (g *generator) rec(c *chunk, i, n int) {
 				res, to = "requeue", "pending"
 			}
 			note := pick(r, resolveNotes[res])
-			override := e.k == kResolveApprove && !allOK
+			override := e.k == kResolveApprove && !gr.all()
 			if override {
 				note = pick(r, overrideNotes)
 			}
@@ -332,14 +392,13 @@ func (g *generator) rec(c *chunk, i, n int) {
 			g.audit(c, e, "resolve_flag", idv, j.String())
 			switch e.k {
 			case kResolveApprove:
-				approvedBy, approvedAt, notes, approvedTime = bx(e.op), e.atv, note, e.at
-				approvedAtV = e.atv
+				rv.approvedBy, rv.approvedAt, rv.notes, rv.approvedTime = bx(e.op), e.atv, note, e.at
 			case kResolveReject:
-				rejectedBy, rejectedAt, notes = bx(e.op), e.atv, note
+				rv.rejectedBy, rv.rejectedAt, rv.notes = bx(e.op), e.atv, note
 			}
 		case kApprove:
 			note := ""
-			override := !allOK
+			override := !gr.all()
 			if override {
 				e.op = pick(r, seniors)
 				note = pick(r, overrideNotes)
@@ -351,8 +410,8 @@ func (g *generator) rec(c *chunk, i, n int) {
 			}
 			j.reset().open().key("from_status").str("pending")
 			if override {
-				j.key("guardrails").open().key("tone_check").bool(tone).key("advice_check").bool(advice).
-					key("eligibility_check").bool(elig).close()
+				j.key("guardrails").open().key("tone_check").bool(gr.tone).key("advice_check").bool(gr.advice).
+					key("eligibility_check").bool(gr.elig).close()
 			}
 			j.key("notes").str(note)
 			if override {
@@ -360,42 +419,22 @@ func (g *generator) rec(c *chunk, i, n int) {
 			}
 			j.close()
 			g.audit(c, e, "approve", idv, j.String())
-			approvedBy, approvedAt, approvedTime = bx(e.op), e.atv, e.at
-			approvedAtV = e.atv
+			rv.approvedBy, rv.approvedAt, rv.approvedTime = bx(e.op), e.atv, e.at
 			if note != "" {
-				notes = note
+				rv.notes = note
 			}
 		case kReject:
 			e.op = choose(r, reviewers, reviewerWeights)
 			reason := pick(r, rejectReasons)
-			if !allOK && r.chance(0.6) {
+			if !gr.all() && r.chance(0.6) {
 				reason = rejectReasons[len(rejectReasons)-1]
 			}
 			j.reset().open().key("from_status").str("pending").key("reason").str(reason).close()
 			g.audit(c, e, "reject", idv, j.String())
-			rejectedBy, rejectedAt, notes = bx(e.op), e.atv, reason
+			rv.rejectedBy, rv.rejectedAt, rv.notes = bx(e.op), e.atv, reason
 		}
 	}
-
-	createdV := g.ts(created)
-	updatedV := createdV
-	if len(events) > 0 {
-		updatedV = events[len(events)-1].atv
-	}
-	c.v[tRecs] = append(c.v[tRecs], idv, u.idv, bx(persona), secondary, bx(typ), title, text, bx(priority), bx(status),
-		contentURL, readTime, tone, advice, elig, allOK,
-		approvedBy, approvedAt, rejectedBy, rejectedAt, modifiedBy, modifiedAt, notes,
-		g.ts(generated), createdV, updatedV, 1+len(events), hash)
-	g.sum.Recommendations++
-	g.sum.ByStatus[status]++
-
-	if status == "approved" {
-		g.delivery(c, idv, approvedTime, approvedAtV)
-	}
-	c.v[tTraces] = append(c.v[tTraces], r.uuid7(created), idv, g.ts(tr.detected), g.ts(tr.assigned), g.ts(tr.matched),
-		g.ts(tr.rationale), g.ts(tr.guardrails), tr.signals, tr.assignment, tr.matches, tr.scores,
-		bx(tr.model), tr.temperature, tr.tokens, createdV)
-	g.sum.DecisionTraces++
+	return rv
 }
 
 // times spreads the events of a history over the time after created: most
