@@ -30,8 +30,21 @@ type Error struct {
 	Reason string
 }
 
-// Stable refusal reasons.
-const ReasonGuardrailsFailed = "guardrails_failed"
+// Stable reason codes. An item a bulk approval or an ingest batch did not
+// take carries one at the start of its reason, then a human explanation,
+// so that a client can tell the cases apart without reading prose.
+const (
+	// Bulk approval's failed_items.
+	ReasonNotFound         = "not_found"
+	ReasonNotPending       = "not_pending"
+	ReasonGuardrailsFailed = "guardrails_failed"
+	ReasonClaimed          = "claimed"
+	// Both: the id appears earlier in the same request.
+	ReasonDuplicate = "duplicate"
+	// Recommendation ingest's conflicts.
+	ReasonIDConflict  = "id_conflict"
+	ReasonUnknownUser = "unknown_user"
+)
 
 func (e *Error) Error() string { return e.Message }
 

@@ -8,16 +8,6 @@ import (
 	"github.com/spendsense/operator-api/internal/review"
 )
 
-// Stable reason codes for bulk failures; each failed item's reason starts
-// with one, followed by a human explanation.
-const (
-	ReasonNotFound         = "not_found"
-	ReasonNotPending       = "not_pending"
-	ReasonGuardrailsFailed = "guardrails_failed"
-	ReasonDuplicate        = "duplicate"
-	ReasonClaimed          = "claimed"
-)
-
 // BulkFailure is one item bulk approval did not approve.
 type BulkFailure struct {
 	RecommendationID string `json:"recommendation_id"`
@@ -94,7 +84,7 @@ func (s *Store) BulkApprove(ctx context.Context, in BulkApproveInput) (BulkResul
 		for _, id := range in.IDs {
 			switch {
 			case reported[id]:
-				fail(id, ReasonDuplicate, "this id appears earlier in the same request")
+				fail(id, review.ReasonDuplicate, "this id appears earlier in the same request")
 			case approved[id]:
 				res.ApprovedIDs = append(res.ApprovedIDs, id)
 			default:
@@ -117,40 +107,19 @@ func (s *Store) BulkApprove(ctx context.Context, in BulkApproveInput) (BulkResul
 // decision: one read, one conditional UPDATE, one multi-row audit INSERT
 // and one delivery INSERT for the chunk.
 func (tx *Tx) bulkApproveChunk(ctx context.Context, in BulkApproveInput, bulkID string, ids []string) ([]string, map[string][2]string, error) {
-	why := make(map[string][2]string, len(ids))
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	lock := tx.s.d.forUpdate()
-	if lock != "" {
-		lock += " OF r"
-	}
-	rows, err := tx.Query(ctx, `SELECT `+recColumns+recFrom+`WHERE r.recommendation_id IN (`+placeholders(len(ids))+`) ORDER BY r.recommendation_id`+lock, args...)
+	found, err := tx.lockRecs(ctx, ids)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bulk read: %w", err)
 	}
-	found := make(map[string]*review.Recommendation, len(ids))
-	for rows.Next() {
-		rec, err := scanRec(rows)
-		if err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("bulk read: %w", err)
-		}
-		found[rec.ID] = rec
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("bulk read: %w", err)
-	}
+	why := make(map[string][2]string, len(ids))
 	candidates := make([]*review.Recommendation, 0, len(ids))
 	for _, id := range ids {
 		rec, ok := found[id]
 		switch {
 		case !ok:
-			why[id] = [2]string{ReasonNotFound, "no recommendation with this id"}
+			why[id] = [2]string{review.ReasonNotFound, "no recommendation with this id"}
 		case rec.HeldByOther(in.Actor.ID, tx.Now) && rec.Status == review.StatusPending && rec.Guardrails.All():
-			why[id] = [2]string{ReasonClaimed, "claimed by " + *rec.ClaimedBy}
+			why[id] = [2]string{review.ReasonClaimed, "claimed by " + *rec.ClaimedBy}
 		default:
 			candidates = append(candidates, rec)
 		}
@@ -177,4 +146,32 @@ func (tx *Tx) bulkApproveChunk(ctx context.Context, in BulkApproveInput, bulkID 
 		ok[i] = d.after.ID
 	}
 	return ok, why, nil
+}
+
+// lockRecs reads the recommendations with these ids, in id order (so that
+// concurrent batches lock rows in the same order), locking their rows on
+// PostgreSQL; ids with no recommendation are missing from the map.
+func (tx *Tx) lockRecs(ctx context.Context, ids []string) (map[string]*review.Recommendation, error) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	lock := tx.s.d.forUpdate()
+	if lock != "" {
+		lock += " OF r"
+	}
+	rows, err := tx.Query(ctx, `SELECT `+recColumns+recFrom+`WHERE r.recommendation_id IN (`+placeholders(len(ids))+`) ORDER BY r.recommendation_id`+lock, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	found := make(map[string]*review.Recommendation, len(ids))
+	for rows.Next() {
+		rec, err := scanRec(rows)
+		if err != nil {
+			return nil, err
+		}
+		found[rec.ID] = rec
+	}
+	return found, rows.Err()
 }

@@ -330,8 +330,8 @@ func refusalReason(err error) [2]string {
 			return [2]string{e.Reason, strings.TrimPrefix(e.Message, e.Reason+": ")}
 		}
 		if e.Code == review.EConflict && e.CurrentStatus != "" {
-			return [2]string{ReasonNotPending, "recommendation is " + string(e.CurrentStatus)}
+			return [2]string{review.ReasonNotPending, "recommendation is " + string(e.CurrentStatus)}
 		}
 	}
-	return [2]string{ReasonNotPending, err.Error()}
+	return [2]string{review.ReasonNotPending, err.Error()}
 }

@@ -371,7 +371,8 @@ type IngestTrace struct {
 }
 
 // IngestConflict is an item that was not stored, and why. Reasons start
-// with a stable code: id_conflict, unknown_user, duplicate.
+// with a stable code (review.ReasonIDConflict, ReasonUnknownUser,
+// ReasonDuplicate).
 type IngestConflict struct {
 	RecommendationID string `json:"recommendation_id" example:"rec_000123"`
 	Reason           string `json:"reason" example:"id_conflict: recommendation \"rec_000123\" already exists with different content"`
@@ -383,13 +384,6 @@ type IngestRecsResult struct {
 	Unchanged int              `json:"unchanged" example:"1" doc:"Identical replays of recommendations already stored"`
 	Conflicts []IngestConflict `json:"conflicts" doc:"Items not stored"`
 }
-
-// Conflict reason codes.
-const (
-	ConflictID          = "id_conflict"
-	ConflictUnknownUser = "unknown_user"
-	ConflictDuplicate   = "duplicate"
-)
 
 // errIngestRace means a concurrent ingest inserted one of our new ids
 // between our read and our insert (PostgreSQL only); the batch is rerun.
@@ -601,7 +595,7 @@ func (s *Store) ingestRecs(ctx context.Context, items []preparedRec) (IngestRecs
 		var cand []int
 		for i := range items {
 			if _, dup := first[items[i].ID]; dup {
-				reject(i, ConflictDuplicate, "recommendation %q appears more than once in this request", items[i].ID)
+				reject(i, review.ReasonDuplicate, "recommendation %q appears more than once in this request", items[i].ID)
 				continue
 			}
 			first[items[i].ID] = i
@@ -631,7 +625,7 @@ func (s *Store) ingestRecs(ctx context.Context, items []preparedRec) (IngestRecs
 			case h == items[i].hash:
 				res.Unchanged++
 			default:
-				reject(i, ConflictID, "recommendation %q already exists with different content; it was not changed", items[i].ID)
+				reject(i, review.ReasonIDConflict, "recommendation %q already exists with different content; it was not changed", items[i].ID)
 			}
 		}
 
@@ -651,7 +645,7 @@ func (s *Store) ingestRecs(ctx context.Context, items []preparedRec) (IngestRecs
 		var ins []int
 		for _, i := range fresh {
 			if _, ok := known[items[i].UserID]; !ok {
-				reject(i, ConflictUnknownUser, "user %q does not exist; ingest the user first", items[i].UserID)
+				reject(i, review.ReasonUnknownUser, "user %q does not exist; ingest the user first", items[i].UserID)
 				continue
 			}
 			ins = append(ins, i)

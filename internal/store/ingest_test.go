@@ -120,7 +120,7 @@ func TestIngestRecommendations(t *testing.T) {
 		for _, c := range res.Conflicts {
 			code, _, _ := strings.Cut(c.Reason, ":")
 			gotConflicts = append(gotConflicts, c.RecommendationID+":"+code)
-			if !strings.Contains(c.Reason, c.RecommendationID) && code != store.ConflictUnknownUser {
+			if !strings.Contains(c.Reason, c.RecommendationID) && code != review.ReasonUnknownUser {
 				t.Errorf("reason %q does not name the id", c.Reason)
 			}
 		}
