@@ -193,18 +193,61 @@ func dayCuts(start, end time.Time, loc *time.Location) []dayCut {
 type activityKey struct{ action, persona string }
 
 // analyticsActivity fills actions_timeline and approval_by_persona from
-// activity_days and the quarter-hours at every cut, and returns the
+// activity_days and the hours and quarter-hours at every cut, and returns the
 // range's totals by kind (audit actions and createdAction).
 func (s *Store) analyticsActivity(ctx context.Context, loc *time.Location, cuts []dayCut, out *Analytics) (map[string]int64, error) {
-	parts := []string{`SELECT -1 AS k, day, action, persona, SUM(n) AS n FROM activity_days WHERE day >= ? AND day < ? GROUP BY day, action, persona`}
-	args := []any{cuts[0].day.Unix(), cuts[len(cuts)-1].day.Unix()}
+	// Each cut's span: its whole hours from activity_hours, the
+	// quarter-hours at an end that is not on the hour (zones 30 or 45
+	// minutes off) from activity_buckets. The spans are a VALUES list
+	// joined to the table, one statement whatever the number of days.
+	var hours, quarters []int64 // (cut, from, to) triples, Unix seconds
 	for k, c := range cuts {
-		if from, to := c.span(); from.Before(to) {
-			parts = append(parts, fmt.Sprintf(`SELECT %d, 0, action, persona, SUM(n) FROM activity_buckets WHERE bucket >= ? AND bucket < ? GROUP BY action, persona`, k))
-			args = append(args, from.Unix(), to.Unix())
+		from, to := c.span()
+		if !from.Before(to) {
+			continue
+		}
+		hFrom, hTo := from.Truncate(time.Hour), to.Truncate(time.Hour)
+		if hFrom.Before(from) {
+			hFrom = hFrom.Add(time.Hour)
+		}
+		if !hFrom.Before(hTo) {
+			// Less than an hour, all of it in quarter-hours.
+			quarters = append(quarters, int64(k), from.Unix(), to.Unix())
+			continue
+		}
+		hours = append(hours, int64(k), hFrom.Unix(), hTo.Unix())
+		if from.Before(hFrom) {
+			quarters = append(quarters, int64(k), from.Unix(), hFrom.Unix())
+		}
+		if hTo.Before(to) {
+			quarters = append(quarters, int64(k), hTo.Unix(), to.Unix())
 		}
 	}
-	rows, err := s.Read.QueryContext(ctx, s.q(strings.Join(parts, " UNION ALL ")), args...)
+	var with []string
+	parts := []string{`SELECT -1 AS k, day, action, persona, SUM(n) AS n FROM activity_days WHERE day >= ? AND day < ? GROUP BY day, action, persona`}
+	args := []any{cuts[0].day.Unix(), cuts[len(cuts)-1].day.Unix()}
+	var cteArgs []any
+	for _, t := range []struct {
+		name, table, col string
+		spans            []int64
+	}{{"hour_spans", "activity_hours", "hour", hours}, {"quarter_spans", "activity_buckets", "bucket", quarters}} {
+		if len(t.spans) == 0 {
+			continue
+		}
+		rows := strings.Repeat(`(CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS BIGINT)), `, len(t.spans)/3)
+		with = append(with, t.name+`(k, lo, hi) AS (VALUES `+strings.TrimSuffix(rows, ", ")+`)`)
+		for _, v := range t.spans {
+			cteArgs = append(cteArgs, v)
+		}
+		parts = append(parts, fmt.Sprintf(`SELECT s.k, 0, a.action, a.persona, SUM(a.n) FROM %[1]s s JOIN %[2]s a ON a.%[3]s >= s.lo AND a.%[3]s < s.hi GROUP BY s.k, a.action, a.persona`,
+			t.name, t.table, t.col))
+	}
+	q := strings.Join(parts, " UNION ALL ")
+	if len(with) > 0 {
+		q = "WITH " + strings.Join(with, ", ") + " " + q
+		args = append(cteArgs, args...)
+	}
+	rows, err := s.Read.QueryContext(ctx, s.q(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: %w", err)
 	}

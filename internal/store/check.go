@@ -87,6 +87,11 @@ var invariants = []struct{ name, query string }{
  SELECT day, action, persona, n FROM activity_days
  UNION ALL SELECT bucket / 86400 * 86400, action, persona, -n FROM activity_buckets) x
  GROUP BY day, action, persona) y WHERE d <> 0`},
+	{"activity hour rollups match the activity buckets",
+		`SELECT k FROM (SELECT CAST(hour AS TEXT) || ' ' || action || ' ' || persona AS k, SUM(n) AS d FROM (
+ SELECT hour, action, persona, n FROM activity_hours
+ UNION ALL SELECT bucket / 3600 * 3600, action, persona, -n FROM activity_buckets) x
+ GROUP BY hour, action, persona) y WHERE d <> 0`},
 	{"decision day rollups match the decision buckets",
 		`SELECT k FROM (SELECT CAST(day AS TEXT) AS k, SUM(a) AS a, SUM(r) AS r, SUM(asecs) AS asecs, SUM(rsecs) AS rsecs FROM (
  SELECT day, approved AS a, rejected AS r, approved_secs AS asecs, rejected_secs AS rsecs FROM decision_days

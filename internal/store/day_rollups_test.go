@@ -13,7 +13,7 @@ import (
 	"github.com/spendsense/operator-api/internal/testdb"
 )
 
-// TestCheckSeesDayRollupDrift: the day rollups of /analytics and the
+// TestCheckSeesDayRollupDrift: the day and hour rollups of /analytics and the
 // guardrail-failure counter of /alerts follow the data through approvals,
 // rejections and an undo, and the checker reports each of them changed
 // behind the triggers' back.
@@ -47,6 +47,7 @@ func TestCheckSeesDayRollupDrift(t *testing.T) {
 
 		for _, drift := range []string{
 			`UPDATE activity_days SET n = n + 1 WHERE action = 'approve'`,
+			`UPDATE activity_hours SET n = n - 1 WHERE action = 'reject'`,
 			`UPDATE decision_days SET rejected = rejected + 1`,
 			`UPDATE pending_guardrail_failures SET n = n + 2`,
 		} {
@@ -62,7 +63,8 @@ func TestCheckSeesDayRollupDrift(t *testing.T) {
 		for _, v := range vs {
 			got = append(got, v.Invariant)
 		}
-		for _, want := range []string{"activity day rollups match the activity buckets", "decision day rollups match the decision buckets",
+		for _, want := range []string{"activity day rollups match the activity buckets", "activity hour rollups match the activity buckets",
+			"decision day rollups match the decision buckets",
 			"the guardrail-failure counter matches the pending items"} {
 			if !strings.Contains(strings.Join(got, "\n"), want) {
 				t.Errorf("check did not report %q; it reported %q", want, got)
