@@ -13,18 +13,22 @@ import (
 	"github.com/spendsense/operator-api/internal/store"
 )
 
-// Every single-item action takes the same path parameter and headers. They
-// are spelled out in each input (not embedded): huma reads parameters only
-// from an input's own fields.
-//
-//	ID             string `path:"id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Recommendation id."`
-//	IfMatch        string `header:"If-Match" doc:"…"`
-//	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"…"`
+// ActionTarget is what every single-item action takes besides its body:
+// the recommendation, the version the client last saw and the key that
+// makes a retry safe. Inputs embed it; huma binds the parameters of an
+// exported embedded struct as its own.
+type ActionTarget struct {
+	ID             string `path:"id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Recommendation id."`
+	IfMatch        string `header:"If-Match" doc:"The version (ETag) you last saw; 412 if it has changed since."`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
+}
 
-// precondition parses If-Match. A value that cannot be a version can never
-// match, so it is a 412 like a stale one.
-func precondition(ifMatch string) (store.Precondition, error) {
-	v := strings.TrimSpace(ifMatch)
+// Resolve parses If-Match into the store's precondition. A value that
+// cannot be a version can never match, so it is a 412 like a stale one.
+// (It is called by the handler, not by huma as a huma.Resolver would be,
+// so that the 412 carries its own detail.)
+func (t *ActionTarget) Resolve() (store.Precondition, error) {
+	v := strings.TrimSpace(t.IfMatch)
 	if v == "" || v == "*" {
 		return store.Precondition{}, nil
 	}
@@ -38,10 +42,8 @@ func precondition(ifMatch string) (store.Precondition, error) {
 }
 
 type approveInput struct {
-	ID             string `path:"id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Recommendation id."`
-	IfMatch        string `header:"If-Match" doc:"The version (ETag) you last saw; 412 if it has changed since."`
-	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
-	Body           *struct {
+	ActionTarget
+	Body *struct {
 		Notes              string `json:"notes,omitempty" maxLength:"2000" doc:"Why it is approved; required with override_guardrails."`
 		OverrideGuardrails bool   `json:"override_guardrails,omitempty" doc:"senior_operator/admin only: approve although a guardrail failed."`
 	} // optional: an approval may come without a body
@@ -58,10 +60,8 @@ type approveOutput struct {
 }
 
 type rejectInput struct {
-	ID             string `path:"id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Recommendation id."`
-	IfMatch        string `header:"If-Match" doc:"The version (ETag) you last saw; 412 if it has changed since."`
-	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
-	Body           struct {
+	ActionTarget
+	Body struct {
 		Reason string `json:"reason" minLength:"1" maxLength:"2000" doc:"Why it must not reach the customer."`
 	}
 }
@@ -78,10 +78,8 @@ type rejectOutput struct {
 }
 
 type modifyInput struct {
-	ID             string `path:"id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Recommendation id."`
-	IfMatch        string `header:"If-Match" doc:"The version (ETag) you last saw; 412 if it has changed since."`
-	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
-	Body           struct {
+	ActionTarget
+	Body struct {
 		Title     *string `json:"title,omitempty" minLength:"1" maxLength:"200"`
 		Rationale *string `json:"rationale,omitempty" minLength:"1" maxLength:"5000"`
 		Priority  *string `json:"priority,omitempty" enum:"high,medium,low"`
@@ -100,10 +98,8 @@ type modifyOutput struct {
 }
 
 type flagInput struct {
-	ID             string `path:"id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Recommendation id."`
-	IfMatch        string `header:"If-Match" doc:"The version (ETag) you last saw; 412 if it has changed since."`
-	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
-	Body           struct {
+	ActionTarget
+	Body struct {
 		Reason string `json:"reason" minLength:"1" maxLength:"2000" doc:"What a senior operator should look at."`
 	}
 }
@@ -120,9 +116,7 @@ type flagOutput struct {
 }
 
 type undoInput struct {
-	ID             string `path:"id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Recommendation id."`
-	IfMatch        string `header:"If-Match" doc:"The version (ETag) you last saw; 412 if it has changed since."`
-	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
+	ActionTarget
 }
 
 type undoOutput struct {
@@ -176,7 +170,7 @@ func (a *API) registerActions(api huma.API) {
 		Description: "Approves and enqueues delivery in one transaction with its audit row. A recommendation whose guardrails failed needs `override_guardrails` and notes from a senior_operator or admin.",
 		Errors:      actionErrors,
 	}, func(ctx context.Context, in *approveInput) (*approveOutput, error) {
-		pre, err := precondition(in.IfMatch)
+		pre, err := in.Resolve()
 		if err != nil {
 			return nil, err
 		}
@@ -209,7 +203,7 @@ func (a *API) registerActions(api huma.API) {
 		OperationID: "reject", Method: http.MethodPost, Path: recPath + "/{id}/reject", Tags: tags,
 		Summary: "Reject a pending recommendation", Errors: actionErrors,
 	}, func(ctx context.Context, in *rejectInput) (*rejectOutput, error) {
-		pre, err := precondition(in.IfMatch)
+		pre, err := in.Resolve()
 		if err != nil {
 			return nil, err
 		}
@@ -238,7 +232,7 @@ func (a *API) registerActions(api huma.API) {
 		Description: "Edits title, rationale or priority while the item is pending or flagged; the status is unchanged. The audit row records each field before and after. Fields equal to their current value are not changes.",
 		Errors:      actionErrors,
 	}, func(ctx context.Context, in *modifyInput) (*modifyOutput, error) {
-		pre, err := precondition(in.IfMatch)
+		pre, err := in.Resolve()
 		if err != nil {
 			return nil, err
 		}
@@ -281,7 +275,7 @@ func (a *API) registerActions(api huma.API) {
 		OperationID: "flag", Method: http.MethodPost, Path: recPath + "/{id}/flag", Tags: tags,
 		Summary: "Flag a pending recommendation for senior review", Errors: actionErrors,
 	}, func(ctx context.Context, in *flagInput) (*flagOutput, error) {
-		pre, err := precondition(in.IfMatch)
+		pre, err := in.Resolve()
 		if err != nil {
 			return nil, err
 		}
@@ -313,7 +307,7 @@ func (a *API) registerActions(api huma.API) {
 			"`409` when there is nothing to undo, the window has closed, the delivery has started, or the decision was already undone (one level only).",
 		Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed},
 	}, func(ctx context.Context, in *undoInput) (*undoOutput, error) {
-		pre, err := precondition(in.IfMatch)
+		pre, err := in.Resolve()
 		if err != nil {
 			return nil, err
 		}
