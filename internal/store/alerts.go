@@ -92,6 +92,10 @@ func (s *Store) Alerts(ctx context.Context, th AlertThresholds) ([]Alert, error)
 	var oldest, nthOldest, nthFailing, oldestFlag NullTime
 	var firstReject sql.NullInt64
 	failingIdx := s.d.indexedBy("idx_recommendations_pending_failed")
+	// The oldest open flag orders by flagged_at alone: with resolved fixed
+	// both engines walk idx_flags_resolved (resolved, flagged_at DESC)
+	// backwards, where "ORDER BY resolved, flagged_at" made PostgreSQL sort
+	// every open flag (86,000 at 1,000,000 recommendations: 23 ms).
 	err := s.Read.QueryRowContext(ctx, s.q(`SELECT
  (SELECT COALESCE(SUM(n), 0) FROM recommendation_status_counts WHERE status = 'pending'),
  (SELECT COALESCE(SUM(n), 0) FROM recommendation_status_counts WHERE status = 'flagged'),
@@ -99,7 +103,7 @@ func (s *Store) Alerts(ctx context.Context, th AlertThresholds) ([]Alert, error)
  (SELECT created_at FROM recommendations WHERE status = 'pending' ORDER BY status, created_at, recommendation_id LIMIT 1 OFFSET ?),
  (SELECT COALESCE(SUM(n), 0) FROM pending_guardrail_failures),
  (SELECT created_at FROM recommendations`+failingIdx+` WHERE status = 'pending' AND NOT guardrails_passed ORDER BY created_at LIMIT 1 OFFSET ?),
- (SELECT flagged_at FROM recommendation_flags WHERE resolved = ? ORDER BY resolved, flagged_at LIMIT 1),
+ (SELECT flagged_at FROM recommendation_flags WHERE resolved = ? ORDER BY flagged_at LIMIT 1),
  (SELECT COALESCE(SUM(n), 0) FROM activity_buckets WHERE bucket >= ? AND action = 'approve'),
  (SELECT COALESCE(SUM(n), 0) FROM activity_buckets WHERE bucket >= ? AND action = 'reject'),
  (SELECT MIN(bucket) FROM activity_buckets WHERE bucket >= ? AND action = 'reject' AND n > 0)`),
