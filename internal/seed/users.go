@@ -81,11 +81,19 @@ func weighted(r *rng, w []float64) int {
 
 func choose(r *rng, names []string, w []float64) string { return names[weighted(r, w)] }
 
-// genSignals draws a 30-day window for a customer of archetype a.
+// genSignals draws a 30-day window for a customer of archetype a: income
+// first (spending follows it), then credit, subscriptions and savings.
 func genSignals(r *rng, a int) signals {
 	var s signals
+	s.drawIncome(r, a)
+	s.drawCredit(r, a)
+	s.drawSubscriptions(r, a)
+	s.drawSavings(r, a)
+	return s
+}
 
-	// Income.
+// drawIncome draws income, its kind and rhythm, and the monthly spend.
+func (s *signals) drawIncome(r *rng, a int) {
 	switch a {
 	case pStudent:
 		s.monthlyIncome = r.between(650, 2150)
@@ -132,8 +140,10 @@ func genSignals(r *rng, a int) signals {
 	s.monthlyIncome = round2(s.monthlyIncome)
 	s.variabilityPct = round1(s.variabilityPct)
 	s.monthlySpend = s.monthlyIncome * r.between(0.72, 1.04)
+}
 
-	// Credit.
+// drawCredit draws credit available and used, and interest charges.
+func (s *signals) drawCredit(r *rng, a int) {
 	switch a {
 	case pStudent:
 		s.avail = float64(r.intIn(5, 35) * 100)
@@ -158,8 +168,10 @@ func genSignals(r *rng, a int) signals {
 	default:
 		s.interest = r.chance(0.08)
 	}
+}
 
-	// Subscriptions.
+// drawSubscriptions draws recurring merchants, largest first.
+func (s *signals) drawSubscriptions(r *rng, a int) {
 	var n int
 	switch a {
 	case pSubs:
@@ -185,8 +197,10 @@ func genSignals(r *rng, a int) signals {
 	sort.SliceStable(s.subs, func(i, j int) bool { return s.subs[i].amount > s.subs[j].amount })
 	s.subsMonthly = round2(s.subsMonthly)
 	s.subsSharePct = round1(s.subsMonthly / s.monthlySpend * 100)
+}
 
-	// Savings.
+// drawSavings draws savings balance, inflow and the buffers they give.
+func (s *signals) drawSavings(r *rng, a int) {
 	switch a {
 	case pSavings:
 		s.balance = r.between(3500, 62000)
@@ -210,7 +224,6 @@ func genSignals(r *rng, a int) signals {
 	if a == pVariable {
 		s.bufferMonth = round1(r.between(0.05, 0.9))
 	}
-	return s
 }
 
 // drift180 derives the 180-day window from the 30-day one: the same person,
