@@ -96,7 +96,7 @@ func (s *Store) Alerts(ctx context.Context, th AlertThresholds) ([]Alert, error)
 	// both engines walk idx_flags_resolved (resolved, flagged_at DESC)
 	// backwards, where "ORDER BY resolved, flagged_at" made PostgreSQL sort
 	// every open flag (86,000 at 1,000,000 recommendations: 23 ms).
-	err := s.Read.QueryRowContext(ctx, s.q(`SELECT
+	err := s.reads().QueryRow(ctx, `SELECT
  (SELECT COALESCE(SUM(n), 0) FROM recommendation_status_counts WHERE status = 'pending'),
  (SELECT COALESCE(SUM(n), 0) FROM recommendation_status_counts WHERE status = 'flagged'),
  (SELECT created_at FROM recommendations WHERE status = 'pending' ORDER BY status, created_at, recommendation_id LIMIT 1),
@@ -106,7 +106,7 @@ func (s *Store) Alerts(ctx context.Context, th AlertThresholds) ([]Alert, error)
  (SELECT flagged_at FROM recommendation_flags WHERE resolved = ? ORDER BY flagged_at LIMIT 1),
  (SELECT COALESCE(SUM(n), 0) FROM activity_buckets WHERE bucket >= ? AND action = 'approve'),
  (SELECT COALESCE(SUM(n), 0) FROM activity_buckets WHERE bucket >= ? AND action = 'reject'),
- (SELECT MIN(bucket) FROM activity_buckets WHERE bucket >= ? AND action = 'reject' AND n > 0)`),
+ (SELECT MIN(bucket) FROM activity_buckets WHERE bucket >= ? AND action = 'reject' AND n > 0)`,
 		th.QueuePending, th.GuardrailFailures-1, false, hourFrom.Unix(), hourFrom.Unix(), hourFrom.Unix()).Scan(
 		&pending, &flagged, &oldest, &nthOldest, &failing, &nthFailing, &oldestFlag, &approved, &rejected, &firstReject)
 	if err != nil {
@@ -210,8 +210,8 @@ const fastWindow = 15 * time.Minute
 // within one calendar minute, in any of the last 15 minutes.
 func (s *Store) fastApprovers(ctx context.Context, now time.Time, perMinute float64) ([]Alert, error) {
 	from := now.Truncate(time.Minute).Add(-fastWindow + time.Minute)
-	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT operator_id, minute, SUM(n) FROM single_approval_minutes
-WHERE minute >= ? GROUP BY operator_id, minute HAVING SUM(n) >= ? ORDER BY operator_id, minute`), from.Unix(), perMinute)
+	rows, err := s.reads().Query(ctx, `SELECT operator_id, minute, SUM(n) FROM single_approval_minutes
+WHERE minute >= ? GROUP BY operator_id, minute HAVING SUM(n) >= ? ORDER BY operator_id, minute`, from.Unix(), perMinute)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}

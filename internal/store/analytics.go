@@ -133,9 +133,9 @@ func (s *Store) Analytics(ctx context.Context, in AnalyticsInput) (*Analytics, e
 	}
 	var decided int64
 	var secs float64
-	err = s.Read.QueryRowContext(ctx, s.q(`SELECT
+	err = s.reads().QueryRow(ctx, `SELECT
  (SELECT COALESCE(SUM(n), 0) FROM recommendation_status_counts WHERE status = 'pending'),
- COALESCE(SUM(approved + rejected), 0), COALESCE(SUM(approved_secs + rejected_secs), 0) FROM (`+q+`) x`), args...).Scan(&sum.QueueSize, &decided, &secs)
+ COALESCE(SUM(approved + rejected), 0), COALESCE(SUM(approved_secs + rejected_secs), 0) FROM (`+q+`) x`, args...).Scan(&sum.QueueSize, &decided, &secs)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: %w", err)
 	}
@@ -247,7 +247,7 @@ func (s *Store) analyticsActivity(ctx context.Context, loc *time.Location, cuts 
 		q = "WITH " + strings.Join(with, ", ") + " " + q
 		args = append(cteArgs, args...)
 	}
-	rows, err := s.Read.QueryContext(ctx, s.q(q), args...)
+	rows, err := s.reads().Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: %w", err)
 	}
@@ -342,7 +342,7 @@ func (s *Store) analyticsOperators(ctx context.Context, first, last dayCut, out 
 			args = append(args, from.Unix(), to.Unix())
 		}
 	}
-	rows, err := s.Read.QueryContext(ctx, s.q(`SELECT operator_id, action, SUM(n) FROM (`+q+`) x GROUP BY operator_id, action`), args...)
+	rows, err := s.reads().Query(ctx, `SELECT operator_id, action, SUM(n) FROM (`+q+`) x GROUP BY operator_id, action`, args...)
 	if err != nil {
 		return fmt.Errorf("analytics operators: %w", err)
 	}

@@ -259,9 +259,6 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return nil
 }
 
-// q rewrites a query written with ? placeholders for the store's engine.
-func (s *Store) q(query string) string { return s.d.rebind(query) }
-
 // ts converts a time for binding as a parameter.
 func (s *Store) ts(t time.Time) any { return s.d.timeArg(t) }
 

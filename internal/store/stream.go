@@ -52,7 +52,7 @@ func (s *Store) StreamHead(ctx context.Context) (EventPos, error) {
 WHERE xid < ` + visibleHorizon + ` ORDER BY xid DESC, seq DESC LIMIT 1) x`
 	}
 	var p EventPos
-	if err := s.Read.QueryRowContext(ctx, q).Scan(&p.Xid, &p.Seq); err != nil {
+	if err := s.reads().QueryRow(ctx, q).Scan(&p.Xid, &p.Seq); err != nil {
 		return p, fmt.Errorf("stream head: %w", err)
 	}
 	return p, nil
@@ -64,8 +64,8 @@ func (s *Store) StreamPos(ctx context.Context, seq int64) (p EventPos, ok bool, 
 	if seq == 0 {
 		return EventPos{}, true, nil
 	}
-	err = s.Read.QueryRowContext(ctx, s.q(`SELECT xid, seq FROM stream_events WHERE seq = ?`), seq).Scan(&p.Xid, &p.Seq)
-	if errors.Is(err, sql.ErrNoRows) {
+	err = s.reads().QueryRow(ctx, `SELECT xid, seq FROM stream_events WHERE seq = ?`, seq).Scan(&p.Xid, &p.Seq)
+	if errors.Is(err, errNotFound) {
 		return p, false, nil
 	}
 	if err != nil {
@@ -77,8 +77,8 @@ func (s *Store) StreamPos(ctx context.Context, seq int64) (p EventPos, ok bool, 
 // StreamOldest is the position just before the oldest row kept.
 func (s *Store) StreamOldest(ctx context.Context) (EventPos, error) {
 	var p EventPos
-	err := s.Read.QueryRowContext(ctx, `SELECT xid, seq FROM stream_events ORDER BY xid, seq LIMIT 1`).Scan(&p.Xid, &p.Seq)
-	if errors.Is(err, sql.ErrNoRows) {
+	err := s.reads().QueryRow(ctx, `SELECT xid, seq FROM stream_events ORDER BY xid, seq LIMIT 1`).Scan(&p.Xid, &p.Seq)
+	if errors.Is(err, errNotFound) {
 		return EventPos{}, nil
 	}
 	if err != nil {
@@ -114,7 +114,7 @@ WHERE (xid, seq) > (?, ?) AND xid < ` + visibleHorizon
 		q += ` ORDER BY seq LIMIT ?`
 	}
 	args = append(args, limit)
-	rows, err := s.Read.QueryContext(ctx, s.q(q), args...)
+	rows, err := s.reads().Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("stream events: %w", err)
 	}
@@ -198,7 +198,7 @@ func (s *Store) RedeemTicket(ctx context.Context, ticket string) (*Operator, err
 		return tx.QueryRow(ctx, `UPDATE realtime_tickets SET used_at = ? WHERE ticket_hash = ? AND used_at IS NULL AND expires_at > ?
 RETURNING operator_id`, s.ts(tx.Now), ticketHash(ticket), s.ts(tx.Now)).Scan(&operatorID)
 	})
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, errNotFound) {
 		return nil, refused
 	}
 	if err != nil {
