@@ -128,6 +128,23 @@ const (
 	retryAfterUnavailable = "2"
 )
 
+// writeError answers err outside a huma operation (a panic, the
+// idempotency layer) with what problem makes of it inside one.
+func (a *API) writeError(ctx context.Context, w http.ResponseWriter, err error) {
+	perr := a.problem(ctx, err)
+	var he huma.HeadersError
+	if errors.As(perr, &he) {
+		for k, vs := range he.GetHeaders() {
+			for _, v := range vs {
+				w.Header().Add(k, v)
+			}
+		}
+	}
+	var p *Problem // what problem answers with (installErrorModel)
+	errors.As(perr, &p)
+	writeProblem(w, p.Status, p.Detail)
+}
+
 // writeUnavailable answers 503 outside huma (the idempotency layer).
 func writeUnavailable(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", retryAfterUnavailable)

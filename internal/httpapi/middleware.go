@@ -69,9 +69,11 @@ func (a *API) observe(next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
-				a.log.ErrorContext(ctx, "panic", slog.Any("panic", p))
+				err := fmt.Errorf("panic: %v", p)
 				if rec.status == 0 {
-					writeProblem(rec, http.StatusInternalServerError, "internal error")
+					a.writeError(ctx, rec, err) // a 500, logged like every internal error
+				} else {
+					a.log.ErrorContext(ctx, "internal error", slog.String("error", err.Error()))
 				}
 			}
 			if rec.status == 0 {
