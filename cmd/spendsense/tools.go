@@ -132,6 +132,14 @@ func checkRole(role string) error {
 // database (run `spendsense migrate` first).
 func operatorsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "operators", Short: "Manage operator accounts (each change audited, by \"cli\")"}
+	cmd.AddCommand(operatorsAddCmd(), operatorsListCmd())
+	cmd.AddCommand(operatorsUpdateCmds()...)
+	cmd.AddCommand(operatorsPasswdCmd())
+	return cmd
+}
+
+// operatorsAddCmd creates an operator.
+func operatorsAddCmd() *cobra.Command {
 	var id, name, role, email string
 	add := &cobra.Command{
 		Use:   "add",
@@ -171,8 +179,12 @@ func operatorsCmd() *cobra.Command {
 	add.Flags().StringVar(&email, "email", "", "email (optional; can be used to log in)")
 	_ = add.MarkFlagRequired("id")
 	_ = add.MarkFlagRequired("name")
+	return add
+}
 
-	list := &cobra.Command{
+// operatorsListCmd lists operators.
+func operatorsListCmd() *cobra.Command {
+	return &cobra.Command{
 		Use: "list", Short: "List operators", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := openCurrent(cmd, true)
@@ -199,8 +211,11 @@ func operatorsCmd() *cobra.Command {
 			return w.Flush()
 		},
 	}
+}
 
-	// update runs one change on --id and says what it did.
+// operatorsUpdateCmds are disable, enable and role: each one change of
+// --id, saying what it did.
+func operatorsUpdateCmds() []*cobra.Command {
 	var targetID, newRole string
 	update := func(use, short, done string, change func() (store.OperatorChange, error)) *cobra.Command {
 		c := &cobra.Command{
@@ -241,7 +256,12 @@ func operatorsCmd() *cobra.Command {
 		})
 	roleCmd.Flags().StringVar(&newRole, "role", "", "operator, senior_operator, admin or ingest")
 	_ = roleCmd.MarkFlagRequired("role")
+	return []*cobra.Command{disable, enable, roleCmd}
+}
 
+// operatorsPasswdCmd sets an operator's password.
+func operatorsPasswdCmd() *cobra.Command {
+	var targetID string
 	passwd := &cobra.Command{
 		Use: "passwd", Short: "Set an operator's password (read from stdin); ends every token issued before", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -275,9 +295,7 @@ func operatorsCmd() *cobra.Command {
 	}
 	passwd.Flags().StringVar(&targetID, "id", "", "operator id")
 	_ = passwd.MarkFlagRequired("id")
-
-	cmd.AddCommand(add, list, disable, enable, roleCmd, passwd)
-	return cmd
+	return passwd
 }
 
 func tokenCmd() *cobra.Command {
