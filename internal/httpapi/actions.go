@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -148,6 +149,9 @@ var actionErrors = []int{http.StatusNotFound, http.StatusConflict, http.StatusPr
 
 // count records an action's outcome in the metrics and passes err on.
 func (a *API) count(action string, err error) {
+	if errors.Is(err, store.ErrIdemAnswered) {
+		return // not acted on: the key's first request was counted
+	}
 	outcome := "ok"
 	switch review.ErrorCode(err) {
 	case review.EInternal:
@@ -190,7 +194,7 @@ func (a *API) registerActions(api huma.API) {
 			out.Body.ApprovedAt, out.Body.Recommendation = *rec.ApprovedAt, toWire(rec)
 			return out
 		}
-		recordInTx(ctx, func(r ...any) any { return respond(r[0].(*review.Recommendation)).Body })
+		recordInTx(ctx, http.StatusOK, func(r ...any) any { return respond(r[0].(*review.Recommendation)).Body })
 		rec, err := a.store.Approve(ctx, ain)
 		a.count(review.ActionApprove, err)
 		if err != nil {
@@ -217,7 +221,7 @@ func (a *API) registerActions(api huma.API) {
 			out.Body.RejectedAt, out.Body.Reason, out.Body.Recommendation = *rec.RejectedAt, in.Body.Reason, toWire(rec)
 			return out
 		}
-		recordInTx(ctx, func(r ...any) any { return respond(r[0].(*review.Recommendation)).Body })
+		recordInTx(ctx, http.StatusOK, func(r ...any) any { return respond(r[0].(*review.Recommendation)).Body })
 		rec, err := a.store.Reject(ctx, store.RejectInput{ID: in.ID, Actor: actor, Reason: in.Body.Reason, Pre: pre})
 		a.count(review.ActionReject, err)
 		if err != nil {
@@ -260,7 +264,7 @@ func (a *API) registerActions(api huma.API) {
 			}
 			return out
 		}
-		recordInTx(ctx, func(r ...any) any {
+		recordInTx(ctx, http.StatusOK, func(r ...any) any {
 			return respond(r[0].(*review.Recommendation), r[1].(map[string]store.Change)).Body
 		})
 		rec, changes, err := a.store.Modify(ctx, store.ModifyInput{ID: in.ID, Actor: actor, Title: b.Title, Rationale: b.Rationale, Priority: b.Priority, Pre: pre})
@@ -289,7 +293,7 @@ func (a *API) registerActions(api huma.API) {
 			out.Body.FlaggedBy, out.Body.FlaggedAt, out.Body.Recommendation = actor.ID, rec.UpdatedAt, toWire(rec)
 			return out
 		}
-		recordInTx(ctx, func(r ...any) any { return respond(r[0].(*review.Recommendation), r[1].(string)).Body })
+		recordInTx(ctx, http.StatusOK, func(r ...any) any { return respond(r[0].(*review.Recommendation), r[1].(string)).Body })
 		rec, flagID, err := a.store.Flag(ctx, store.FlagInput{ID: in.ID, Actor: actor, Reason: in.Body.Reason, Pre: pre})
 		a.count(review.ActionFlag, err)
 		if err != nil {
@@ -312,16 +316,20 @@ func (a *API) registerActions(api huma.API) {
 			return nil, err
 		}
 		actor := actorFrom(ctx)
+		respond := func(res store.UndoResult) *undoOutput {
+			out := &undoOutput{}
+			out.Body.Status, out.Body.RecommendationID, out.Body.UndoneBy, out.Body.UndoneAt = "undone", in.ID, actor.ID, res.UndoneAt
+			out.Body.RestoredStatus, out.Body.RevertedFrom = string(res.Restored), string(res.RevertedFrom)
+			out.Body.Recommendation = toWire(res.Recommendation)
+			return out
+		}
+		recordInTx(ctx, http.StatusOK, func(r ...any) any { return respond(r[0].(store.UndoResult)).Body })
 		res, err := a.store.Undo(ctx, store.UndoInput{ID: in.ID, Actor: actor, Pre: pre})
 		a.count(review.ActionUndo, err)
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		out := &undoOutput{}
-		out.Body.Status, out.Body.RecommendationID, out.Body.UndoneBy, out.Body.UndoneAt = "undone", in.ID, actor.ID, res.UndoneAt
-		out.Body.RestoredStatus, out.Body.RevertedFrom = string(res.Restored), string(res.RevertedFrom)
-		out.Body.Recommendation = toWire(res.Recommendation)
-		return out, nil
+		return respond(res), nil
 	})
 
 	register(api, huma.Operation{
@@ -337,7 +345,7 @@ func (a *API) registerActions(api huma.API) {
 				return nil, err
 			}
 		}
-		recordInTx(ctx, func(r ...any) any { return r[0].(store.BulkResult) })
+		recordInTx(ctx, http.StatusOK, func(r ...any) any { return r[0].(store.BulkResult) })
 		res, err := a.store.BulkApprove(ctx, store.BulkApproveInput{Actor: actorFrom(ctx), IDs: in.Body.RecommendationIDs, Notes: in.Body.Notes})
 		if err != nil {
 			a.count("bulk_approve", err)

@@ -33,12 +33,14 @@ type addNoteInput struct {
 }
 
 type noteInput struct {
-	NoteID string `path:"note_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Note id."`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
+	NoteID         string `path:"note_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Note id."`
 }
 
 type editNoteInput struct {
-	NoteID string `path:"note_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Note id."`
-	Body   noteTextBody
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
+	NoteID         string `path:"note_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Note id."`
+	Body           noteTextBody
 }
 
 type noteOutput struct {
@@ -76,7 +78,8 @@ type tagOutput struct {
 }
 
 type tagIDInput struct {
-	TagID string `path:"tag_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Tag id (tag_id of GET …/tags)."`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
+	TagID          string `path:"tag_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -" doc:"Tag id (tag_id of GET …/tags)."`
 }
 
 type removeTagOutput struct {
@@ -102,7 +105,8 @@ type vocabularyEntryOutput struct {
 }
 
 type retireVocabularyInput struct {
-	TagName string `path:"tag_name" pattern:"^[a-z0-9_]{1,64}$" patternDescription:"1 to 64 lower-case letters, digits or _"`
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
+	TagName        string `path:"tag_name" pattern:"^[a-z0-9_]{1,64}$" patternDescription:"1 to 64 lower-case letters, digits or _"`
 }
 
 type retireVocabularyOutput struct {
@@ -142,6 +146,7 @@ func (a *API) registerAnnotations(api huma.API) {
 		if err := visibleText("body.note_text", "note_text", in.Body.NoteText); err != nil {
 			return nil, err
 		}
+		recordInTx(ctx, http.StatusCreated, func(r ...any) any { return r[0].(*store.Note) })
 		n, err := a.store.AddNote(ctx, actorFrom(ctx), in.ID, in.Body.NoteText)
 		a.count(review.ActionNoteAdd, err)
 		if err != nil {
@@ -159,6 +164,7 @@ func (a *API) registerAnnotations(api huma.API) {
 		if err := visibleText("body.note_text", "note_text", in.Body.NoteText); err != nil {
 			return nil, err
 		}
+		recordInTx(ctx, http.StatusOK, func(r ...any) any { return r[0].(*store.Note) })
 		n, err := a.store.EditNote(ctx, actorFrom(ctx), in.NoteID, in.Body.NoteText)
 		a.count(review.ActionNoteEdit, err)
 		if err != nil {
@@ -173,13 +179,14 @@ func (a *API) registerAnnotations(api huma.API) {
 		Description: "Its author or an admin only. The note leaves the thread; the `note_delete` audit row keeps its text.",
 		Errors:      []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *noteInput) (*deleteNoteOutput, error) {
+		out := &deleteNoteOutput{}
+		out.Body.Deleted, out.Body.NoteID = true, in.NoteID
+		recordInTx(ctx, http.StatusOK, func(...any) any { return out.Body })
 		err := a.store.DeleteNote(ctx, actorFrom(ctx), in.NoteID)
 		a.count(review.ActionNoteDelete, err)
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		out := &deleteNoteOutput{}
-		out.Body.Deleted, out.Body.NoteID = true, in.NoteID
 		return out, nil
 	})
 
@@ -216,6 +223,7 @@ func (a *API) registerAnnotations(api huma.API) {
 		Description:   "A name not in the vocabulary is `422`; a name already on the item is `409`. Audited as `tag_add`.",
 		DefaultStatus: http.StatusCreated, Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *addTagInput) (*tagOutput, error) {
+		recordInTx(ctx, http.StatusCreated, func(r ...any) any { return r[0].(*store.Tag) })
 		t, err := a.store.AddTag(ctx, actorFrom(ctx), in.ID, in.Body.TagName)
 		a.count(review.ActionTagAdd, err)
 		if review.ErrorCode(err) == review.EInvalid {
@@ -233,13 +241,14 @@ func (a *API) registerAnnotations(api huma.API) {
 		Description: "Tags are shared labels: any reviewer may remove one. Audited as `tag_remove`.",
 		Errors:      []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *tagIDInput) (*removeTagOutput, error) {
+		out := &removeTagOutput{}
+		out.Body.Deleted, out.Body.TagID = true, in.TagID
+		recordInTx(ctx, http.StatusOK, func(...any) any { return out.Body })
 		_, err := a.store.RemoveTag(ctx, actorFrom(ctx), in.TagID)
 		a.count(review.ActionTagRemove, err)
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		out := &removeTagOutput{}
-		out.Body.Deleted, out.Body.TagID = true, in.TagID
 		return out, nil
 	})
 
@@ -252,14 +261,18 @@ func (a *API) registerAnnotations(api huma.API) {
 		if err := visibleText("body.display_name", "display_name", in.Body.DisplayName); err != nil {
 			return nil, err
 		}
+		respond := func(e *store.VocabularyEntry) *vocabularyEntryOutput {
+			out := &vocabularyEntryOutput{}
+			out.Body.TagName, out.Body.DisplayName = e.TagName, e.DisplayName
+			return out
+		}
+		recordInTx(ctx, http.StatusCreated, func(r ...any) any { return respond(r[0].(*store.VocabularyEntry)).Body })
 		e, err := a.store.AddVocabulary(ctx, actorFrom(ctx), in.Body.TagName, in.Body.DisplayName)
 		a.count(review.ActionTagVocabulary, err)
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		out := &vocabularyEntryOutput{}
-		out.Body.TagName, out.Body.DisplayName = e.TagName, e.DisplayName
-		return out, nil
+		return respond(e), nil
 	})
 
 	register(api, huma.Operation{
@@ -268,13 +281,14 @@ func (a *API) registerAnnotations(api huma.API) {
 		Description: "The name can no longer be put on a recommendation; tags already made with it stay. Audited as `tag_vocabulary`.",
 		Errors:      []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *retireVocabularyInput) (*retireVocabularyOutput, error) {
+		out := &retireVocabularyOutput{}
+		out.Body.Retired, out.Body.TagName = true, in.TagName
+		recordInTx(ctx, http.StatusOK, func(...any) any { return out.Body })
 		err := a.store.RetireVocabulary(ctx, actorFrom(ctx), in.TagName)
 		a.count(review.ActionTagVocabulary, err)
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		out := &retireVocabularyOutput{}
-		out.Body.Retired, out.Body.TagName = true, in.TagName
 		return out, nil
 	})
 }

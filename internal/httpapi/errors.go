@@ -105,6 +105,10 @@ func (a *API) problem(ctx context.Context, err error) error {
 			return p
 		}
 	}
+	if errors.Is(err, store.ErrIdemAnswered) {
+		// The idempotency layer sends the key's answer instead of this.
+		return huma.NewError(http.StatusConflict, "answered by the first request with this Idempotency-Key")
+	}
 	if errors.Is(err, context.Canceled) {
 		// The client went away; nothing useful to tell it.
 		return huma.NewError(499, "request canceled")

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -24,14 +25,15 @@ import (
 
 // Idempotency-Key.
 //
-// A POST (or PATCH) action under /api/operator or /api/ingest that carries
-// an Idempotency-Key header is run at most once per (operator, key): a
-// repeat with the same request gets the first response back (status, body,
-// Content-Type, ETag, Location, plus Idempotent-Replayed: true) without the
-// handler running; a repeat with a different request under the same key is
-// 422; a repeat while the first is still running is 409. The record is a row
-// in the shared database (store.BeginIdempotent), so this holds across
-// restarts and across processes on one PostgreSQL.
+// A POST, PATCH or DELETE action under /api/operator or /api/ingest that
+// carries an Idempotency-Key header is run at most once per (operator, key):
+// a repeat with the same request gets the first response back (status,
+// body, Content-Type, ETag, Location, plus Idempotent-Replayed: true)
+// without acting again; a repeat with a different request under the same
+// key is 422. The record is a row in the shared database, written in the
+// action's own transaction (store.IdemCommit), so this holds across
+// restarts, crashes and processes on one PostgreSQL: a concurrent repeat
+// waits for the first request's transaction and then replays it.
 //
 // What is recorded: every answer below 500 except those that describe the
 // caller's credentials or a transient condition (401, 403, 408, 429, 499):
@@ -52,176 +54,206 @@ const (
 	idemDefaultMaxBody = 1 << 20
 	idemMaxResponse    = 8 << 20 // responses larger than this are not recorded
 	idemPurgeEvery     = time.Minute
-	idemReleaseTimeout = 2 * time.Second
+	idemRecordTimeout  = 10 * time.Second
 )
 
 // idemReplayHeaders are the response headers recorded beside Content-Type.
 var idemReplayHeaders = []string{"ETag", "Location"}
 
+// idemMethods are the methods of keyed operations.
+var idemMethods = []string{http.MethodPost, http.MethodPatch, http.MethodDelete}
+
+// idemOp is what the layer needs to know of a keyed operation.
+type idemOp struct {
+	roles   []review.Role
+	maxBody int64
+}
+
+// keyedOps finds the keyed operation a request is for.
+type keyedOps struct {
+	ops map[string]idemOp // by ServeMux pattern
+	// mux holds the same patterns, so that a request is matched exactly
+	// as the real mux will match it.
+	mux *http.ServeMux
+}
+
+// keyedOperations lists the operations that take an Idempotency-Key: those
+// under the access table (they carry roles) with a method in idemMethods.
+// New registers every operation before wrapping the mux in this layer.
+func (a *API) keyedOperations() keyedOps {
+	k := keyedOps{ops: map[string]idemOp{}, mux: http.NewServeMux()}
+	if a.huma == nil {
+		return k
+	}
+	for path, item := range a.huma.OpenAPI().Paths {
+		for _, op := range []*huma.Operation{item.Post, item.Patch, item.Delete} {
+			if op == nil {
+				continue
+			}
+			roles, ok := op.Metadata["roles"].([]review.Role)
+			if !ok {
+				continue
+			}
+			pattern := op.Method + " " + path
+			k.ops[pattern] = idemOp{roles: roles, maxBody: op.MaxBodyBytes}
+			k.mux.Handle(pattern, http.NotFoundHandler())
+		}
+	}
+	return k
+}
+
+// find returns the keyed operation r is for.
+func (k keyedOps) find(r *http.Request) (idemOp, bool) {
+	if !slices.Contains(idemMethods, r.Method) ||
+		!(strings.HasPrefix(r.URL.Path, "/api/operator/") || strings.HasPrefix(r.URL.Path, "/api/ingest/")) {
+		return idemOp{}, false
+	}
+	_, pattern := k.mux.Handler(r)
+	op, ok := k.ops[pattern]
+	return op, ok
+}
+
 // idempotency replays the first response to a repeated Idempotency-Key.
 func (a *API) idempotency(next http.Handler) http.Handler {
-	// The idempotent operations (POST and PATCH under the access table), by
-	// their ServeMux pattern, and a mux of those patterns alone that finds
-	// which one a request is for exactly as the real mux will. New
-	// registers every operation before wrapping the mux in this layer.
-	type idemOp struct {
-		roles   []review.Role
-		maxBody int64
-	}
-	ops := map[string]idemOp{}
-	lookup := http.NewServeMux()
-	if a.huma != nil {
-		for path, item := range a.huma.OpenAPI().Paths {
-			for _, op := range []*huma.Operation{item.Post, item.Patch} {
-				if op == nil {
-					continue
-				}
-				roles, ok := op.Metadata["roles"].([]review.Role)
-				if !ok {
-					continue
-				}
-				pattern := op.Method + " " + path
-				ops[pattern] = idemOp{roles: roles, maxBody: op.MaxBodyBytes}
-				lookup.Handle(pattern, http.NotFoundHandler())
-			}
-		}
-	}
+	ops := a.keyedOperations()
 	var nextPurge atomic.Int64 // unix nanoseconds
-
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		vals, present := r.Header[idemHeader]
-		if !present || (r.Method != http.MethodPost && r.Method != http.MethodPatch) ||
-			!(strings.HasPrefix(r.URL.Path, "/api/operator/") || strings.HasPrefix(r.URL.Path, "/api/ingest/")) {
+		if _, present := r.Header[idemHeader]; !present {
 			next.ServeHTTP(w, r)
 			return
 		}
-		ctx := r.Context()
-		// Only an authenticated caller allowed to call the operation gets
-		// this far; anyone else is the auth middleware's to answer.
-		_, pattern := lookup.Handler(r)
-		op, known := ops[pattern]
-		if !known {
+		c, r, answered := a.keyedRequest(w, r, ops)
+		if answered {
+			return
+		}
+		if c == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
-		caller, ok := a.idemCaller(ctx, r, op.roles)
-		if !ok {
-			next.ServeHTTP(w, r)
-			return
-		}
-		operator := caller.op.ID
-		ctx = context.WithValue(ctx, verifiedCallerKey{}, caller)
-		r = r.WithContext(ctx)
-		if len(vals) != 1 || !validIdemKey(vals[0]) {
-			writeProblem(w, http.StatusUnprocessableEntity,
-				"Idempotency-Key must be one header of 1 to 255 printable ASCII characters")
-			return
-		}
-		key := vals[0]
-
-		limit := op.maxBody
-		if limit <= 0 {
-			limit = idemDefaultMaxBody
-		}
-		body, err := readAll(r, limit)
-		if err != nil || int64(len(body)) > limit {
-			// Too large (or unreadable): the handler reads it again and
-			// gives its own 413 or 400. Nothing is recorded.
-			next.ServeHTTP(w, r)
-			return
-		}
-
 		a.maybePurgeIdempotency(&nextPurge)
-		hash := idemHash(r, body)
-		b, err := a.store.BeginIdempotent(ctx, operator, key, hash, a.store.Now(), a.cfg.IdempotencyTTL)
-		if err != nil {
-			if errors.Is(ctx.Err(), context.Canceled) {
-				writeProblem(w, 499, "request canceled") // the client went away
-				return
-			}
-			if store.Unavailable(err) {
-				a.log.WarnContext(ctx, "idempotency key: database unavailable", slog.String("error", err.Error()))
-				writeUnavailable(w)
-				return
-			}
-			a.log.ErrorContext(ctx, "idempotency key", slog.String("error", err.Error()))
-			writeProblem(w, http.StatusInternalServerError, "internal error")
+		if a.replayEarlier(w, r, c) {
 			return
 		}
-		switch b.State {
-		case store.IdemMismatch:
-			writeProblem(w, http.StatusUnprocessableEntity,
-				"Idempotency-Key was already used with a different request; use a new key for a new request")
-			return
-		case store.IdemInProgress:
-			w.Header().Set("Retry-After", "1")
-			writeProblem(w, http.StatusConflict, "a request with this Idempotency-Key is still in progress; retry later")
-			return
-		case store.IdemDone:
-			h := w.Header()
-			h.Set("Content-Type", b.Response.ContentType)
-			for k, v := range b.Response.Headers {
-				h.Set(k, v)
-			}
-			h.Set(idemReplayed, "true")
-			h.Set("Content-Length", strconv.Itoa(len(b.Response.Body)))
-			w.WriteHeader(b.Response.Status)
-			_, _ = w.Write(b.Response.Body)
-			return
-		}
-		if b.Expired || b.TookOver {
-			a.log.InfoContext(ctx, "idempotency key reused", slog.Bool("expired", b.Expired), slog.Bool("took_over", b.TookOver))
-		}
-
-		// The actions that support it record the response in their own
-		// transaction (store.IdemCommit); for the others it is recorded
-		// below, after the handler.
-		commit := &store.IdemCommit{OperatorID: operator, Key: key, Started: b.Started}
-		r = r.WithContext(store.WithIdemCommit(ctx, commit))
-		rec := &idemRecorder{ResponseWriter: w}
-		// Whatever happens below (even a panic), the claim must not outlive
-		// this request; the client may have gone, so use a context that
-		// survives it.
-		// With the database in trouble the release may fail; it is kept
-		// short so the client hears its 503 soon, and the claim's lease
-		// (store.IdempotencyLease) lets a retry take the key over anyway.
-		done := false
-		defer func() {
-			if done {
-				return
-			}
-			c, cancel := context.WithTimeout(context.WithoutCancel(ctx), idemReleaseTimeout)
-			defer cancel()
-			if err := a.store.ReleaseIdempotent(c, operator, key, b.Started); err != nil {
-				a.log.WarnContext(ctx, "idempotency key: release", slog.String("error", err.Error()))
-				// Keep trying in the background, so that a retry after the
-				// database is back acts at once instead of waiting out the
-				// lease.
-				go a.retryRelease(context.WithoutCancel(ctx), operator, key, b.Started)
-			}
-		}()
-		next.ServeHTTP(rec, r)
-
-		status := rec.status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		if status == http.StatusOK && commit.Recorded() {
-			done = true // committed with the action
-			return
-		}
-		if !idemRecordable(status) || rec.overflow || !utf8.Valid(rec.body.Bytes()) || bytes.IndexByte(rec.body.Bytes(), 0) >= 0 {
-			return // the deferred release lets a retry act
-		}
-		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		resp := store.IdemResponse{Status: status, ContentType: rec.contentType, Headers: rec.headers, Body: rec.body.Bytes()}
-		if _, err := a.store.FinishIdempotent(c, operator, key, b.Started, resp); err != nil {
-			a.log.ErrorContext(ctx, "idempotency key: record", slog.String("error", err.Error()))
-			return // release, so the key is not stuck in progress
-		}
-		done = true
+		a.actOnce(w, r, c, next)
 	})
+}
+
+// keyedRequest identifies a keyed request: its operator, key and request
+// hash. It returns nil for a request the layer leaves to the handler (see
+// above), and answered when it has answered the request itself (a
+// malformed key). The request it returns carries the caller it verified.
+func (a *API) keyedRequest(w http.ResponseWriter, r *http.Request, ops keyedOps) (*store.IdemCommit, *http.Request, bool) {
+	op, known := ops.find(r)
+	if !known {
+		return nil, r, false
+	}
+	// Only an authenticated caller allowed to call the operation gets
+	// this far; anyone else is the auth middleware's to answer.
+	caller, ok := a.idemCaller(r.Context(), r, op.roles)
+	if !ok {
+		return nil, r, false
+	}
+	r = r.WithContext(context.WithValue(r.Context(), verifiedCallerKey{}, caller))
+	vals := r.Header[idemHeader]
+	if len(vals) != 1 || !validIdemKey(vals[0]) {
+		writeProblem(w, http.StatusUnprocessableEntity,
+			"Idempotency-Key must be one header of 1 to 255 printable ASCII characters")
+		return nil, r, true
+	}
+	limit := op.maxBody
+	if limit <= 0 {
+		limit = idemDefaultMaxBody
+	}
+	body, err := readAll(r, limit)
+	if err != nil || int64(len(body)) > limit {
+		// Too large (or unreadable): the handler reads it again and
+		// gives its own 413 or 400. Nothing is recorded.
+		return nil, r, false
+	}
+	return &store.IdemCommit{OperatorID: caller.op.ID, Key: vals[0], Hash: idemHash(r, body),
+		Now: a.store.Now(), TTL: a.cfg.IdempotencyTTL}, r, false
+}
+
+// replayEarlier answers a request whose key already has an answer (the
+// first response, or a mismatch), with a read only, and reports whether it
+// did. It also answers when the database cannot be read.
+func (a *API) replayEarlier(w http.ResponseWriter, r *http.Request, c *store.IdemCommit) bool {
+	ctx := r.Context()
+	answer, err := a.store.LookupIdempotent(ctx, c.OperatorID, c.Key, c.Hash, c.Now, c.TTL)
+	switch {
+	case err == nil && answer == nil:
+		return false
+	case err == nil:
+		writeIdemAnswer(w, answer)
+	case errors.Is(ctx.Err(), context.Canceled):
+		writeProblem(w, 499, "request canceled") // the client went away
+	case store.Unavailable(err):
+		a.log.WarnContext(ctx, "idempotency key: database unavailable", slog.String("error", err.Error()))
+		writeUnavailable(w)
+	default:
+		a.log.ErrorContext(ctx, "idempotency key", slog.String("error", err.Error()))
+		writeProblem(w, http.StatusInternalServerError, "internal error")
+	}
+	return true
+}
+
+// actOnce runs the handler for a keyed request. The action claims the key
+// and records its response in its own transaction; if the key turns out
+// to be answered already (a concurrent repeat committed first), the
+// handler's answer is dropped and the key's is sent instead. An outcome
+// the action did not record (it changed nothing) is recorded afterwards.
+func (a *API) actOnce(w http.ResponseWriter, r *http.Request, c *store.IdemCommit, next http.Handler) {
+	ctx := r.Context()
+	rec := &idemRecorder{ResponseWriter: w, drop: func() bool { return c.Answer() != nil }}
+	next.ServeHTTP(rec, r.WithContext(store.WithIdemCommit(ctx, c)))
+	if answer := c.Answer(); answer != nil {
+		writeIdemAnswer(w, answer)
+		return
+	}
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if c.Recorded() && status < 300 {
+		return // committed with the action
+	}
+	if !idemRecordable(status) || rec.overflow || !utf8.Valid(rec.body.Bytes()) || bytes.IndexByte(rec.body.Bytes(), 0) >= 0 {
+		return // a retry acts afresh
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), idemRecordTimeout)
+	defer cancel()
+	resp := store.IdemResponse{Status: status, ContentType: rec.contentType, Headers: rec.headers, Body: rec.body.Bytes()}
+	if err := a.store.RecordIdempotent(rctx, c, resp); err != nil {
+		// Nothing was changed, so a retry that acts afresh is safe.
+		a.log.WarnContext(ctx, "idempotency key: record", slog.String("error", err.Error()))
+	}
+}
+
+// writeIdemAnswer sends what a key already in use answers.
+func writeIdemAnswer(w http.ResponseWriter, answer *store.IdemAnswer) {
+	switch answer.State {
+	case store.IdemMismatch:
+		writeProblem(w, http.StatusUnprocessableEntity,
+			"Idempotency-Key was already used with a different request; use a new key for a new request")
+	case store.IdemInProgress:
+		w.Header().Set("Retry-After", "1")
+		writeProblem(w, http.StatusConflict, "a request with this Idempotency-Key is still in progress; retry later")
+	default:
+		resp := answer.Response
+		h := w.Header()
+		if resp.ContentType != "" {
+			h.Set("Content-Type", resp.ContentType)
+		}
+		for k, v := range resp.Headers {
+			h.Set(k, v)
+		}
+		h.Set(idemReplayed, "true")
+		if len(resp.Body) > 0 {
+			h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+		}
+		w.WriteHeader(resp.Status)
+		_, _ = w.Write(resp.Body)
+	}
 }
 
 // idemCaller returns the operator a request acts for, if its bearer token is
@@ -325,9 +357,12 @@ func (a *API) maybePurgeIdempotency(nextPurge *atomic.Int64) {
 }
 
 // idemRecorder passes a response through while keeping a copy of its
-// status, replayable headers and body.
+// status, replayable headers and body; when drop says so as the response
+// begins, it passes nothing (the key's own answer is sent instead).
 type idemRecorder struct {
 	http.ResponseWriter
+	drop        func() bool
+	dropped     bool
 	status      int
 	contentType string
 	headers     map[string]string
@@ -336,6 +371,15 @@ type idemRecorder struct {
 }
 
 func (r *idemRecorder) WriteHeader(code int) {
+	if r.status == 0 && code >= 200 && r.drop() {
+		r.dropped = true
+	}
+	if r.dropped {
+		if r.status == 0 && code >= 200 {
+			r.status = code
+		}
+		return
+	}
 	if r.status == 0 && code >= 200 {
 		r.status = code
 		h := r.ResponseWriter.Header()
@@ -356,6 +400,9 @@ func (r *idemRecorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.WriteHeader(http.StatusOK)
 	}
+	if r.dropped {
+		return len(b), nil
+	}
 	if !r.overflow {
 		if r.body.Len()+len(b) > idemMaxResponse {
 			r.overflow = true
@@ -368,6 +415,9 @@ func (r *idemRecorder) Write(b []byte) (int, error) {
 }
 
 func (r *idemRecorder) Flush() {
+	if r.dropped {
+		return
+	}
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
@@ -376,33 +426,23 @@ func (r *idemRecorder) Flush() {
 func (r *idemRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // recordInTx asks the action called next with ctx to record its response to
-// a keyed request in its own transaction (store.IdemCommit): body turns the
-// action's result into the response body, exactly as the handler will
-// return it. Without an Idempotency-Key it does nothing.
-func recordInTx(ctx context.Context, body func(result ...any) any) {
+// a keyed request in its own transaction (store.IdemCommit): the response
+// has status, and body turns the action's result into its body exactly as
+// the handler will return it (nil: no body). Without an Idempotency-Key it
+// does nothing.
+func recordInTx(ctx context.Context, status int, body func(result ...any) any) {
 	c := store.IdemCommitFrom(ctx)
 	if c == nil {
 		return
 	}
 	c.Render = func(result ...any) (store.IdemResponse, error) {
+		if body == nil {
+			return store.IdemResponse{Status: status}, nil
+		}
 		var buf bytes.Buffer
 		if err := jsonFormat.Marshal(&buf, body(result...)); err != nil {
 			return store.IdemResponse{}, err
 		}
-		return store.IdemResponse{Status: http.StatusOK, ContentType: "application/json", Body: buf.Bytes()}, nil
-	}
-}
-
-// retryRelease tries once a second, for as long as the claim's lease, to
-// give back a key whose release failed (the database was in trouble).
-func (a *API) retryRelease(ctx context.Context, operator, key string, started time.Time) {
-	for end := time.Now().Add(store.IdempotencyLease); time.Now().Before(end); {
-		time.Sleep(time.Second)
-		c, cancel := context.WithTimeout(ctx, idemReleaseTimeout)
-		err := a.store.ReleaseIdempotent(c, operator, key, started)
-		cancel()
-		if err == nil {
-			return
-		}
+		return store.IdemResponse{Status: status, ContentType: "application/json", Body: buf.Bytes()}, nil
 	}
 }

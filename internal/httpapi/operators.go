@@ -43,7 +43,8 @@ type operatorOutput struct {
 }
 
 type addOperatorInput struct {
-	Body struct {
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
+	Body           struct {
 		OperatorID string  `json:"operator_id" minLength:"1" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"1 to 128 letters, digits, _ . : or -"`
 		Name       string  `json:"name" minLength:"1" maxLength:"200"`
 		Email      *string `json:"email,omitempty" maxLength:"320" format:"email"`
@@ -53,8 +54,9 @@ type addOperatorInput struct {
 }
 
 type updateOperatorInput struct {
-	OperatorID string `path:"operator_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an operator id"`
-	Body       struct {
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
+	OperatorID     string `path:"operator_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an operator id"`
+	Body           struct {
 		Name    *string `json:"name,omitempty" minLength:"1" maxLength:"200"`
 		Email   *string `json:"email,omitempty" maxLength:"320" doc:"An empty string removes the e-mail."`
 		Role    *string `json:"role,omitempty" enum:"operator,senior_operator,admin,ingest"`
@@ -63,8 +65,9 @@ type updateOperatorInput struct {
 }
 
 type setPasswordInput struct {
-	OperatorID string `path:"operator_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an operator id"`
-	Body       struct {
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255" doc:"Repeat a request safely: the same key and body return the first response without acting again."`
+	OperatorID     string `path:"operator_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an operator id"`
+	Body           struct {
 		Password        string `json:"password" minLength:"1" maxLength:"1024" doc:"At least 12 characters, not all whitespace, not the operator id or e-mail."`
 		CurrentPassword string `json:"current_password,omitempty" maxLength:"1024" doc:"Required when operators change their own password."`
 	}
@@ -113,6 +116,7 @@ func (a *API) registerOperators(api huma.API) {
 		if err != nil {
 			return nil, passwordProblem(err)
 		}
+		recordInTx(ctx, http.StatusCreated, func(r ...any) any { return adminView(r[0].(*store.Operator)) })
 		op, err := a.store.AddOperator(ctx, actorFrom(ctx).ID,
 			store.Operator{ID: b.OperatorID, Name: b.Name, Email: b.Email, Role: review.Role(b.Role)}, hash)
 		if err != nil {
@@ -141,6 +145,7 @@ func (a *API) registerOperators(api huma.API) {
 			r := review.Role(*b.Role)
 			ch.Role = &r
 		}
+		recordInTx(ctx, http.StatusOK, func(r ...any) any { return adminView(r[0].(*store.Operator)) })
 		op, err := a.store.UpdateOperator(ctx, actorFrom(ctx).ID, in.OperatorID, ch)
 		if err != nil {
 			return nil, a.problem(ctx, err)
@@ -182,6 +187,7 @@ func (a *API) registerOperators(api huma.API) {
 				return nil, err
 			}
 		}
+		recordInTx(ctx, http.StatusNoContent, nil)
 		if err := a.store.SetOperatorPassword(ctx, actor.ID, target.ID, hash); err != nil {
 			return nil, a.problem(ctx, err)
 		}

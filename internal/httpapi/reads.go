@@ -140,7 +140,7 @@ func (a *API) registerFlags(api huma.API) {
 			out.Body.Flag, out.Body.Recommendation = flag, toWire(rec)
 			return out
 		}
-		recordInTx(ctx, func(r ...any) any { return respond(r[0].(*store.Flag), r[1].(*review.Recommendation)).Body })
+		recordInTx(ctx, http.StatusOK, func(r ...any) any { return respond(r[0].(*store.Flag), r[1].(*review.Recommendation)).Body })
 		flag, rec, err := a.store.ResolveFlag(ctx, store.ResolveInput{FlagID: in.FlagID, Actor: actor,
 			Resolution: in.Body.Resolution, Notes: in.Body.Notes, Override: in.Body.OverrideGuardrails})
 		a.count("resolve_flag", err)
@@ -168,11 +168,12 @@ func (a *API) registerDeliveries(api huma.API) {
 		Summary: "Retry a failed delivery", Description: "Re-enqueues it, audited as `retry_delivery`.",
 		Errors: []int{http.StatusNotFound, http.StatusConflict},
 	}, func(ctx context.Context, in *retryInput) (*retryOutput, error) {
+		out := &retryOutput{}
+		out.Body.Status, out.Body.RecommendationID = "queued", in.ID
+		recordInTx(ctx, http.StatusOK, func(...any) any { return out.Body })
 		if err := a.store.RetryDelivery(ctx, actorFrom(ctx), in.ID); err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		out := &retryOutput{}
-		out.Body.Status, out.Body.RecommendationID = "queued", in.ID
 		return out, nil
 	})
 }
@@ -222,13 +223,19 @@ func (a *API) registerQueue(api huma.API) {
 				cin.Limit = b.Limit
 			}
 		}
+		respond := func(recs []*review.Recommendation, exp time.Time) *claimOutput {
+			out := &claimOutput{}
+			out.Body.Claimed, out.Body.LeaseExpiresAt = toWireList(recs), exp
+			return out
+		}
+		recordInTx(ctx, http.StatusOK, func(r ...any) any {
+			return respond(r[0].([]*review.Recommendation), r[1].(time.Time)).Body
+		})
 		recs, exp, err := a.store.Claim(ctx, cin)
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		out := &claimOutput{}
-		out.Body.Claimed, out.Body.LeaseExpiresAt = toWireList(recs), exp
-		return out, nil
+		return respond(recs, exp), nil
 	})
 
 	register(api, huma.Operation{
@@ -240,12 +247,16 @@ func (a *API) registerQueue(api huma.API) {
 		if in.Body != nil {
 			ids = in.Body.RecommendationIDs
 		}
+		respond := func(n int64) *releaseOutput {
+			out := &releaseOutput{}
+			out.Body.Released = n
+			return out
+		}
+		recordInTx(ctx, http.StatusOK, func(r ...any) any { return respond(r[0].(int64)).Body })
 		n, err := a.store.Release(ctx, actorFrom(ctx), ids)
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		out := &releaseOutput{}
-		out.Body.Released = n
-		return out, nil
+		return respond(n), nil
 	})
 }

@@ -113,6 +113,7 @@ func (a *API) registerIngest(api huma.API) {
 		Errors:       []int{http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
 		MaxBodyBytes: ingestMaxBody,
 	}, func(ctx context.Context, in *ingestUsersInput) (*ingestUsersOutput, error) {
+		recordInTx(ctx, http.StatusOK, func(r ...any) any { return r[0].(store.IngestUsersResult) })
 		res, err := a.store.IngestUsers(ctx, in.Body.Users)
 		if err != nil {
 			return nil, a.problem(ctx, err)
@@ -128,6 +129,7 @@ func (a *API) registerIngest(api huma.API) {
 		Errors:       []int{http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
 		MaxBodyBytes: ingestMaxBody,
 	}, func(ctx context.Context, in *ingestRecsInput) (*ingestRecsOutput, error) {
+		recordInTx(ctx, http.StatusOK, func(r ...any) any { return r[0].(store.IngestRecsResult) })
 		res, err := a.store.IngestRecommendations(ctx, in.Body.Recommendations)
 		if err != nil {
 			return nil, a.problem(ctx, err)

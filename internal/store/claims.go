@@ -60,7 +60,7 @@ WHERE status = 'pending' AND (claimed_by IS NULL OR claimed_by = ? OR claim_expi
 		}
 		out = []*review.Recommendation{}
 		if len(ids) == 0 {
-			return nil
+			return tx.recordIdem(ctx, out, expires)
 		}
 		uargs := append([]any{in.Actor.ID, s.ts(expires)}, ids...)
 		if _, err := tx.Exec(ctx, `UPDATE recommendations SET claimed_by = ?, claim_expires_at = ? WHERE recommendation_id IN (`+placeholders(len(ids))+`)`, uargs...); err != nil {
@@ -70,15 +70,19 @@ WHERE status = 'pending' AND (claimed_by IS NULL OR claimed_by = ? OR claim_expi
 		if err != nil {
 			return fmt.Errorf("claim: %w", err)
 		}
-		defer rows.Close()
 		for rows.Next() {
 			rec, err := scanRec(rows)
 			if err != nil {
+				rows.Close()
 				return err
 			}
 			out = append(out, rec)
 		}
-		return rows.Err()
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return tx.recordIdem(ctx, out, expires) // the claimed items and the lease's end
 	})
 	return out, expires, err
 }
@@ -100,8 +104,10 @@ func (s *Store) Release(ctx context.Context, actor Actor, ids []string) (int64, 
 		if err != nil {
 			return fmt.Errorf("release: %w", err)
 		}
-		n, err = res.RowsAffected()
-		return err
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		return tx.recordIdem(ctx, n) // how many were released
 	})
 	return n, err
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,6 +49,7 @@ type Store struct {
 	undoWindow time.Duration
 	group      *groupCommitter // SQLite only: WithTx shares commits (groupcommit.go)
 	ckpt       *checkpointer   // SQLite only: background WAL checkpoints (checkpoint.go)
+	writeTxs   atomic.Int64    // WithTx and WithLargeTx calls (WriteTransactions)
 }
 
 // Options tune Open.
@@ -202,6 +204,10 @@ type Tx struct {
 	sql  *sql.Tx
 	s    *Store
 	Now  time.Time // fixed once per action: every row it writes agrees
+	// idemClaimed, idemRecorded: this transaction holds the key of the
+	// keyed request it acts for, and has recorded its response
+	// (idempotency.go).
+	idemClaimed, idemRecorded bool
 }
 
 // newTx wraps sqlTx; ctx, if not nil, replaces the context each statement
@@ -212,11 +218,14 @@ func (s *Store) newTx(sqlTx *sql.Tx, ctx context.Context) *Tx {
 }
 
 // WithTx runs fn as one atomic unit: everything it writes is committed, or
-// nothing is if fn (or the commit) fails. On SQLite it may share the
+// nothing is if fn (or the commit) fails. For a keyed request (an
+// IdemCommit in ctx) it is also the key's transaction (idempotency.go). On SQLite it may share the
 // transaction, and the commit, with other callers' functions (group commit),
 // each in its own savepoint; fn must do all its writing through tx, and
 // returning means committed or rolled back either way.
 func (s *Store) WithTx(ctx context.Context, fn func(tx *Tx) error) error {
+	s.writeTxs.Add(1)
+	fn = keyed(ctx, fn)
 	if s.group != nil {
 		return s.group.do(ctx, fn)
 	}
@@ -230,11 +239,19 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx *Tx) error) error {
 // page the function changes, and a few bulk approvals of 1,000 in one group
 // took the server past 400 MiB.
 func (s *Store) WithLargeTx(ctx context.Context, fn func(tx *Tx) error) error {
+	s.writeTxs.Add(1)
+	fn = keyed(ctx, fn)
 	if s.group != nil {
 		return s.group.doAlone(ctx, fn)
 	}
 	return s.runTx(ctx, fn)
 }
+
+// WriteTransactions reports how many write transactions (WithTx and
+// WithLargeTx calls) the store has run: each is one atomic unit, its own
+// transaction on PostgreSQL and its own savepoint in a shared commit on
+// SQLite (groupcommit.go). Tests use it to count what one request costs.
+func (s *Store) WriteTransactions() int64 { return s.writeTxs.Load() }
 
 // runTx runs fn in a transaction of its own.
 func (s *Store) runTx(ctx context.Context, fn func(tx *Tx) error) error {

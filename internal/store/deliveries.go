@@ -73,7 +73,10 @@ func (s *Store) RetryDelivery(ctx context.Context, actor Actor, recID string) er
 		}
 		_, err = tx.audit(ctx, AuditRecord{OperatorID: actor.ID, Action: review.ActionRetryDelivery, RecommendationID: recID,
 			Metadata: map[string]any{"previous_status": status}})
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.recordIdem(ctx)
 	})
 }
 

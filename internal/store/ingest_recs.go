@@ -276,7 +276,7 @@ func (s *Store) ingestRecs(ctx context.Context, items []preparedRec) (IngestRecs
 		for _, c := range t.conflicts {
 			res.Conflicts = append(res.Conflicts, c.c)
 		}
-		return nil
+		return tx.recordIdem(ctx, res)
 	})
 	return res, err
 }

@@ -149,7 +149,7 @@ func (s *Store) IngestUsers(ctx context.Context, users []IngestUser) (IngestUser
 			return err
 		}
 		res.PersonaChanges = len(history)
-		return nil
+		return tx.recordIdem(ctx, res) // the keyed response renders the result
 	})
 	if err != nil {
 		return IngestUsersResult{}, err

@@ -82,7 +82,10 @@ VALUES (?, ?, ?, ?, ?)`, n.NoteID, recID, actor.ID, text, s.ts(tx.Now)); err != 
 		out = n
 		_, err := tx.audit(ctx, AuditRecord{OperatorID: actor.ID, Action: review.ActionNoteAdd, RecommendationID: recID,
 			Metadata: map[string]any{"note_id": n.NoteID, "note_text": text}})
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.recordIdem(ctx, out) // the keyed response renders the note
 	})
 	return out, err
 }
@@ -114,7 +117,7 @@ func (s *Store) EditNote(ctx context.Context, actor Actor, noteID, text string) 
 		}
 		out = n
 		if n.NoteText == text {
-			return nil
+			return tx.recordIdem(ctx, out)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE recommendation_notes SET note_text = ?, updated_at = ? WHERE note_id = ?`, text, s.ts(tx.Now), noteID); err != nil {
 			return fmt.Errorf("edit note: %w", err)
@@ -124,7 +127,10 @@ func (s *Store) EditNote(ctx context.Context, actor Actor, noteID, text string) 
 		n.NoteText, n.UpdatedAt = text, &now
 		_, err = tx.audit(ctx, AuditRecord{OperatorID: actor.ID, Action: review.ActionNoteEdit, RecommendationID: n.RecommendationID,
 			Metadata: map[string]any{"note_id": noteID, "before": before, "after": text, "author": n.OperatorID}})
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.recordIdem(ctx, out)
 	})
 	return out, err
 }
@@ -142,7 +148,10 @@ func (s *Store) DeleteNote(ctx context.Context, actor Actor, noteID string) erro
 		}
 		_, err = tx.audit(ctx, AuditRecord{OperatorID: actor.ID, Action: review.ActionNoteDelete, RecommendationID: n.RecommendationID,
 			Metadata: map[string]any{"note_id": noteID, "note_text": n.NoteText, "author": n.OperatorID}})
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.recordIdem(ctx)
 	})
 }
 

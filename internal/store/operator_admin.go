@@ -40,8 +40,10 @@ func (s *Store) AddOperator(ctx context.Context, by string, op Operator, passwor
 			return err
 		}
 		var err error
-		out, err = tx.operatorForUpdate(ctx, op.ID)
-		return err
+		if out, err = tx.operatorForUpdate(ctx, op.ID); err != nil {
+			return err
+		}
+		return tx.recordIdem(ctx, out) // the keyed response renders the operator
 	})
 	return out, err
 }
@@ -134,7 +136,7 @@ func (s *Store) UpdateOperator(ctx context.Context, by, id string, ch OperatorCh
 		}
 		if len(rows) == 0 {
 			out = cur
-			return nil
+			return tx.recordIdem(ctx, out)
 		}
 		// Disabling also ends every token issued so far (token_epoch), so
 		// that enabling the operator again does not bring back a token
@@ -155,7 +157,7 @@ func (s *Store) UpdateOperator(ctx context.Context, by, id string, ch OperatorCh
 		}
 		next.TokenEpoch += int64(bump)
 		out = &next
-		return nil
+		return tx.recordIdem(ctx, out)
 	})
 	return out, err
 }
@@ -176,7 +178,10 @@ func (s *Store) SetOperatorPassword(ctx context.Context, by, id, passwordHash st
 		}
 		_, err = tx.audit(ctx, AuditRecord{OperatorID: by, Action: review.ActionOperatorPasswd,
 			Metadata: map[string]any{"target_operator_id": id, "self": by == id}})
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.recordIdem(ctx)
 	})
 }
 

@@ -126,7 +126,10 @@ func (s *Store) AddTag(ctx context.Context, actor Actor, recID, name string) (*T
 		out = t
 		_, err = tx.audit(ctx, AuditRecord{OperatorID: actor.ID, Action: review.ActionTagAdd, RecommendationID: recID,
 			Metadata: map[string]any{"tag_id": t.TagID, "tag_name": name}})
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.recordIdem(ctx, out) // the keyed response renders the tag
 	})
 	return out, err
 }
@@ -153,7 +156,10 @@ func (s *Store) RemoveTag(ctx context.Context, actor Actor, tagID string) (*Tag,
 		out = &t
 		_, err = tx.audit(ctx, AuditRecord{OperatorID: actor.ID, Action: review.ActionTagRemove, RecommendationID: t.RecommendationID,
 			Metadata: map[string]any{"tag_id": tagID, "tag_name": t.TagName, "tagged_by": t.TaggedBy}})
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.recordIdem(ctx, out)
 	})
 	return out, err
 }
@@ -190,7 +196,10 @@ func (s *Store) AddVocabulary(ctx context.Context, actor Actor, name, display st
 		out = &VocabularyEntry{TagName: name, DisplayName: display}
 		_, err = tx.audit(ctx, AuditRecord{OperatorID: actor.ID, Action: review.ActionTagVocabulary,
 			Metadata: map[string]any{"change": "add", "tag_name": name, "display_name": display}})
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.recordIdem(ctx, out)
 	})
 	return out, err
 }
@@ -208,7 +217,10 @@ func (s *Store) RetireVocabulary(ctx context.Context, actor Actor, name string) 
 		}
 		_, err = tx.audit(ctx, AuditRecord{OperatorID: actor.ID, Action: review.ActionTagVocabulary,
 			Metadata: map[string]any{"change": "retire", "tag_name": name}})
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.recordIdem(ctx)
 	})
 }
 

@@ -105,7 +105,7 @@ WHERE flag_id = ? AND resolved = ?`, false, meta.FlagID, true); err != nil {
 			d.after.DeliveryStatus = &c
 		}
 		res = UndoResult{Recommendation: d.after, Restored: restored, RevertedFrom: rec.Status, UndoneAuditID: auditID, UndoneAt: tx.Now}
-		return nil
+		return tx.recordIdem(ctx, res)
 	})
 	return res, err
 }
