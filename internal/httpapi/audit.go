@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/spendsense/operator-api/internal/auditproof"
 	"github.com/spendsense/operator-api/internal/store"
 )
 
@@ -191,33 +193,55 @@ func (a *API) registerAudit(api huma.API) {
 				err = flush()
 				writeErr = err
 			}
-			switch {
-			case err == nil:
-			case writeErr != nil || errors.Is(err, context.Canceled):
-				// The client left or stopped reading: its loss, not a
-				// server error.
-				a.log.InfoContext(hc.Context(), "audit export ended early: the client stopped reading",
-					slog.Int("rows", n), slog.String("error", err.Error()))
-			default:
-				// Headers are gone; all we can do is stop and log.
-				_ = a.problem(hc.Context(), err)
-			}
+			a.exportEnded(hc.Context(), n, err, writeErr)
 		}}, nil
 	})
 }
 
-// proofExport streams the whole trail as auditproof lines from one
-// snapshot: what an auditor verifies offline.
+// proofExport streams the whole trail as auditproof lines, read a page at a
+// time (store.EachAuditProofPage): no page holds a database connection
+// while it is written, so a client that stops reading holds none.
 func (a *API) proofExport() *huma.StreamResponse {
 	return &huma.StreamResponse{Body: func(hc huma.Context) {
 		name := "audit-proof-" + a.store.Now().Format("20060102T150405Z")
 		hc.SetHeader("Content-Type", "application/x-ndjson")
 		hc.SetHeader("Content-Disposition", `attachment; filename="`+name+`.ndjson"`)
+		_, w := humago.Unwrap(hc)
+		rc := http.NewResponseController(w)
+		bw := bufio.NewWriterSize(w, 64<<10)
+		enc := json.NewEncoder(bw)
 		hc.SetStatus(http.StatusOK)
-		if err := a.store.WriteAuditProof(hc.Context(), hc.BodyWriter()); err != nil {
-			_ = a.problem(hc.Context(), err) // headers are gone: stop and log
-		}
+		n := 0
+		var writeErr error
+		err := a.store.EachAuditProofPage(hc.Context(), func(lines []auditproof.Line) error {
+			// A rolling write deadline: each page must reach the client
+			// within exportWriteDeadline, or the export ends.
+			_ = rc.SetWriteDeadline(time.Now().Add(exportWriteDeadline))
+			for i := range lines {
+				if writeErr = enc.Encode(&lines[i]); writeErr != nil {
+					return writeErr
+				}
+			}
+			n += len(lines)
+			writeErr = bw.Flush()
+			return writeErr
+		})
+		a.exportEnded(hc.Context(), n, err, writeErr)
 	}}
+}
+
+// exportEnded logs how an export that did not finish ended: a client that
+// left or stopped reading is its loss, not a server error.
+func (a *API) exportEnded(ctx context.Context, n int, err, writeErr error) {
+	switch {
+	case err == nil:
+	case writeErr != nil || errors.Is(err, context.Canceled):
+		a.log.InfoContext(ctx, "audit export ended early: the client stopped reading",
+			slog.Int("rows", n), slog.String("error", err.Error()))
+	default:
+		// Headers are gone; all we can do is stop and log.
+		_ = a.problem(ctx, err)
+	}
 }
 
 func deref(s *string) string {

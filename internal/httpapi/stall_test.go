@@ -74,7 +74,8 @@ func (e *env) stalledGet(path, token string) net.Conn {
 }
 
 // TestStalledExportsHoldNoConnection is the attack of an operator who asks
-// for more exports than the pool has connections and never reads them:
+// for more exports (rows or proof) than the pool has connections and never
+// reads them:
 // every other request must still be served (on main, lists, actions, logins
 // and /ready stopped until the sockets closed), and clients leaving an
 // export are not server errors.
@@ -88,10 +89,11 @@ func TestStalledExportsHoldNoConnection(t *testing.T) {
 		e.padAudit(ids[0], 8000) // ~8 MiB of NDJSON per export
 		op := e.as(review.RoleOperator)
 		var conns []net.Conn
-		for i := 0; i < 12; i++ { // the pool has 8 connections
-			conns = append(conns, e.stalledGet("/api/operator/audit-logs/export?format=ndjson", op))
+		for i := 0; i < 12; i++ { // the pool has 8 connections: 12 of each kind
+			conns = append(conns, e.stalledGet("/api/operator/audit-logs/export?format=ndjson", op),
+				e.stalledGet("/api/operator/audit-logs/export?format=proof", op))
 		}
-		e.waitInflight("read", 12)
+		e.waitInflight("read", 24)
 		time.Sleep(500 * time.Millisecond) // let every export fill its socket and block
 
 		// A safety net, not a speed limit: with the exports holding the
