@@ -55,11 +55,16 @@ func newMetrics(reg *prometheus.Registry, s *store.Store) *metrics {
 }
 
 // queueCollector reads queue depths from the database at scrape time, so
-// every process sharing a database reports the same figures.
+// every process sharing a database reports the same figures. When the
+// database does not answer in time (a loaded or failing database), the
+// scrape still succeeds: the depths are left out and
+// spendsense_queue_depth_up is 0, so that the request and action metrics,
+// which matter most during such trouble, keep being collected.
 type queueCollector struct {
 	s          *store.Store
 	pending    *prometheus.Desc
 	deliveries *prometheus.Desc
+	up         *prometheus.Desc
 }
 
 func newQueueCollector(s *store.Store) *queueCollector {
@@ -67,22 +72,29 @@ func newQueueCollector(s *store.Store) *queueCollector {
 		s:          s,
 		pending:    prometheus.NewDesc("spendsense_review_queue_depth", "Recommendations waiting for review, by status (pending, flagged).", []string{"status"}, nil),
 		deliveries: prometheus.NewDesc("spendsense_deliveries", "Deliveries by status (scheduled, queued, delivered, failed, cancelled).", []string{"status"}, nil),
+		up: prometheus.NewDesc("spendsense_queue_depth_up",
+			"1 if this scrape read the queue depths from the database, 0 if the database did not answer in time (the depth series are then absent).", nil, nil),
 	}
 }
 
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.pending
 	ch <- c.deliveries
+	ch <- c.up
 }
 
+// queueDepthTimeout bounds the scrape's database query.
+const queueDepthTimeout = 2 * time.Second
+
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), queueDepthTimeout)
 	defer cancel()
 	depth, err := c.s.QueueDepth(ctx)
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.pending, err)
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
 		return
 	}
+	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
 	for status, n := range depth.Review {
 		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(n), status)
 	}

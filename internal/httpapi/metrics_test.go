@@ -63,3 +63,39 @@ func TestMethodFloodAddsNoSeries(t *testing.T) {
 		t.Errorf("made-up methods are not counted as \"other\"")
 	}
 }
+
+// TestMetricsWithoutTheQueueDepths: when the queue-depth query fails (here
+// its table is gone; under load it is its 2 s deadline), /metrics still
+// answers 200 with every other metric, the depths left out and
+// spendsense_queue_depth_up at 0. It used to answer 500 for the whole
+// scrape, so a loaded server lost its request metrics exactly when they
+// mattered.
+func TestMetricsWithoutTheQueueDepths(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		e := newEnv(t, s)
+		e.fixture(2, 0)
+		exec := func(q string) {
+			t.Helper()
+			if _, err := s.Write.Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m := string(e.do("GET", "/metrics", "", nil).must(t, http.StatusOK).Body)
+		for _, want := range []string{"spendsense_queue_depth_up 1", `spendsense_review_queue_depth{status="pending"} 2`} {
+			if !strings.Contains(m, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+		exec(`ALTER TABLE deliveries RENAME TO deliveries_away`)
+		m = string(e.do("GET", "/metrics", "", nil).must(t, http.StatusOK).Body)
+		exec(`ALTER TABLE deliveries_away RENAME TO deliveries`)
+		for _, want := range []string{"spendsense_queue_depth_up 0", `spendsense_http_requests_total{`, `spendsense_actions_total{`} {
+			if !strings.Contains(m, want) {
+				t.Errorf("/metrics with the depths failing lacks %s", want)
+			}
+		}
+		if strings.Contains(m, "spendsense_review_queue_depth{") {
+			t.Errorf("/metrics reports depths it could not read")
+		}
+	})
+}
