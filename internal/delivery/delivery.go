@@ -195,7 +195,7 @@ func New(cfg Config) (*Service, error) {
 		j.Register(workers)
 	}
 	rc := &river.Config{
-		Logger:               cfg.Logger.With(slog.String("component", "river")),
+		Logger:               newRiverLogger(cfg.Logger.With(slog.String("component", "river")), cfg.Store),
 		MaxAttempts:          cfg.MaxAttempts,
 		Workers:              workers,
 		FetchPollInterval:    cfg.PollInterval,

@@ -296,9 +296,31 @@ func TestPostgresStoppedAndFrozenMidLoad(t *testing.T) {
 	}
 	srv.stop()
 	l.check(t, dbURL)
+	riverWarn, riverErrors := riverOutageLines(srv.logs.String())
+	t.Logf("River's lines during the outage: %d at WARN (database unavailable), %d at ERROR", riverWarn, len(riverErrors))
+	if riverWarn == 0 || len(riverErrors) > 0 {
+		t.Errorf("River's outage lines should be WARN: %d WARN, ERROR:\n%s", riverWarn, strings.Join(riverErrors, "\n"))
+	}
 	if t.Failed() {
 		t.Logf("server errors:\n%s", errorLines(srv.logs.String()))
 	}
+}
+
+// riverOutageLines counts River's lines written at WARN as database trouble
+// and returns those it wrote at ERROR.
+func riverOutageLines(logs string) (warn int, errs []string) {
+	for _, l := range strings.Split(logs, "\n") {
+		if !strings.Contains(l, `"component":"river"`) {
+			continue
+		}
+		switch {
+		case strings.Contains(l, `"level":"ERROR"`):
+			errs = append(errs, l)
+		case strings.Contains(l, `"level":"WARN"`) && strings.Contains(l, `"database_unavailable":true`):
+			warn++
+		}
+	}
+	return warn, errs
 }
 
 // errorLines returns the log lines at level ERROR.
