@@ -44,11 +44,11 @@ func (e *env) padAudit(recID string, n int) {
 	pad := strings.Repeat("p", 1000)
 	q := `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
 INSERT INTO operator_audit_log (audit_id, operator_id, action, recommendation_id, metadata, timestamp)
-SELECT 'pad-' || printf('%08d', i), 'op_operator', 'modify', ?, '{"pad":"` + pad + `"}', strftime('%Y-%m-%dT%H:%M:%S.000000Z', 'now', '-' || i || ' seconds') FROM seq`
+SELECT 'pad-' || ?2 || '-' || printf('%08d', i), 'op_operator', 'modify', ?2, '{"pad":"` + pad + `"}', strftime('%Y-%m-%dT%H:%M:%S.000000Z', 'now', '-' || i || ' seconds') FROM seq`
 	args := []any{n, recID}
 	if e.s.Engine == store.Postgres {
 		q = `INSERT INTO operator_audit_log (audit_id, operator_id, action, recommendation_id, metadata, timestamp)
-SELECT 'pad-' || lpad(i::text, 8, '0'), 'op_operator', 'modify', $2, '{"pad":"` + pad + `"}', now() - i * interval '1 second' FROM generate_series(1, $1) AS i`
+SELECT 'pad-' || $2 || '-' || lpad(i::text, 8, '0'), 'op_operator', 'modify', $2, '{"pad":"` + pad + `"}', now() - i * interval '1 second' FROM generate_series(1, $1) AS i`
 	}
 	if _, err := e.s.Write.Exec(q, args...); err != nil {
 		e.t.Fatal(err)
@@ -85,8 +85,10 @@ func TestStalledExportsHoldNoConnection(t *testing.T) {
 		e := newEnvConfig(t, s, func(c *httpapi.Config) {
 			c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		})
-		ids := e.fixture(3, 0)
-		e.padAudit(ids[0], 8000) // ~8 MiB of NDJSON per export
+		ids := e.fixture(82, 0)
+		for _, id := range ids[:80] {
+			e.padAudit(id, 100) // ~8 MiB of NDJSON per export in all
+		}
 		op := e.as(review.RoleOperator)
 		var conns []net.Conn
 		for i := 0; i < 12; i++ { // the pool has 8 connections: 12 of each kind
@@ -94,7 +96,14 @@ func TestStalledExportsHoldNoConnection(t *testing.T) {
 				e.stalledGet("/api/operator/audit-logs/export?format=proof", op))
 		}
 		e.waitInflight("read", 24)
-		time.Sleep(500 * time.Millisecond) // let every export fill its socket and block
+		// Every export reads its first pages, fills its socket and blocks
+		// writing: then none may hold a connection (on main the exports
+		// held them until their clients left).
+		for deadline := time.Now().Add(time.Minute); s.Read.Stats().InUse > 0; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("stalled exports still hold %d database connections", s.Read.Stats().InUse)
+			}
+		}
 
 		// A safety net, not a speed limit: with the exports holding the
 		// connections these requests would wait for ever.
@@ -111,7 +120,7 @@ func TestStalledExportsHoldNoConnection(t *testing.T) {
 				t.Fatalf("GET %s while exports stall: %d", path, res.StatusCode)
 			}
 		}
-		e.do(http.MethodPost, "/api/operator/recommendations/"+ids[1]+"/approve", op, map[string]any{}).must(t, http.StatusOK)
+		e.do(http.MethodPost, "/api/operator/recommendations/"+ids[81]+"/approve", op, map[string]any{}).must(t, http.StatusOK)
 
 		// The attacker leaves: the exports end, and that is no server error.
 		for _, c := range conns {

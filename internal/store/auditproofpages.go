@@ -27,15 +27,17 @@ import (
 //     subject's chain together with the head, in one transaction, so every
 //     subject is exported whole as of its page's snapshot.
 //
-// Rows of a subject are never split between pages: a page reads up to
-// proofPageSubjects subjects, fewer after a page of more than proofPageRows
-// rows, so a page holds about proofPageRows rows, or one subject's rows
-// when a single subject has more.
+// Rows of a subject are never split between pages: the first page reads
+// proofFirstSubjects subjects, later ones twice as many after a page of
+// fewer than proofPageRows/4 rows (up to proofPageSubjects), half as many
+// after one of more than proofPageRows, so a page holds about
+// proofPageRows rows, or one subject's rows when a single subject has more.
 
 const (
-	proofPageSubjects = 500
-	proofPageRows     = 2000
-	proofPageSeals    = 1000
+	proofFirstSubjects = 16
+	proofPageSubjects  = 500
+	proofPageRows      = 2000
+	proofPageSeals     = 1000
 )
 
 // EachAuditProofPage reads the whole trail, as EachAuditProof does, in
@@ -54,7 +56,7 @@ func (s *Store) EachAuditProofPage(ctx context.Context, page func([]auditproof.L
 	}); err != nil {
 		return fmt.Errorf("export audit proof: %w", err)
 	}
-	p := &proofPager{s: s, lastSeal: lastSeal, batch: proofPageSubjects}
+	p := &proofPager{s: s, lastSeal: lastSeal, batch: proofFirstSubjects}
 	for _, step := range []func(context.Context, *sql.Tx) ([]auditproof.Line, bool, error){p.seals, p.recommendations, p.others} {
 		for more := true; more; {
 			var lines []auditproof.Line
