@@ -58,7 +58,11 @@ func newEnvWith(t *testing.T, s *store.Store, configure func(*httpapi.Config)) *
 	if err := s.SetDeliveryQueue(dsvc.Queue()); err != nil {
 		t.Fatal(err)
 	}
-	cfg := httpapi.Config{Store: s, Issuer: issuer, CORSOrigins: []string{"http://localhost:3000"}, Logger: quiet}
+	// A generous request deadline: bcrypt under -race on a loaded 2-core
+	// machine can pass the 10 s production default, and a test that is not
+	// about deadlines must not fail with 503 because the machine is slow.
+	// The default itself is exercised through real processes (internal/e2e).
+	cfg := httpapi.Config{Store: s, Issuer: issuer, CORSOrigins: []string{"http://localhost:3000"}, Logger: quiet, RequestTimeout: 2 * time.Minute}
 	if configure != nil {
 		configure(&cfg)
 	}
