@@ -11,7 +11,10 @@ import (
 	"github.com/spendsense/operator-api/internal/store"
 )
 
-const recPath = "/api/operator/recommendations"
+const (
+	opPath  = "/api/operator"
+	recPath = opPath + "/recommendations"
+)
 
 type listRecsInput struct {
 	Status   string `query:"status" default:"pending" enum:"pending,approved,rejected,flagged,all" doc:"Review status; all for every status."`

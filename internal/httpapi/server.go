@@ -147,6 +147,7 @@ func New(cfg Config) *API {
 	a.registerAnnotations(api)
 	a.registerUsers(api)
 	a.registerAudit(api)
+	a.registerStats(api)
 	a.registerFlags(api)
 	a.registerQueue(api)
 	a.registerDeliveries(api)
