@@ -149,12 +149,6 @@ func (a *API) writeError(ctx context.Context, w http.ResponseWriter, err error) 
 	writeProblem(w, p.Status, p.Detail)
 }
 
-// writeUnavailable answers 503 outside huma (the idempotency layer).
-func writeUnavailable(w http.ResponseWriter) {
-	w.Header().Set("Retry-After", retryAfterUnavailable)
-	writeProblem(w, http.StatusServiceUnavailable, unavailableDetail)
-}
-
 // invalid is a 422 naming one field.
 func invalid(location, msg string, value any) error {
 	return huma.NewError(http.StatusUnprocessableEntity, "validation failed",

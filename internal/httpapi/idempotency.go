@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -185,14 +186,11 @@ func (a *API) replayEarlier(w http.ResponseWriter, r *http.Request, c *store.Ide
 		return false
 	case err == nil:
 		writeIdemAnswer(w, answer)
-	case errors.Is(ctx.Err(), context.Canceled):
-		writeProblem(w, 499, "request canceled") // the client went away
-	case store.Unavailable(err):
-		a.log.WarnContext(ctx, "idempotency key: database unavailable", slog.String("error", err.Error()))
-		writeUnavailable(w)
 	default:
-		a.log.ErrorContext(ctx, "idempotency key", slog.String("error", err.Error()))
-		writeProblem(w, http.StatusInternalServerError, "internal error")
+		if errors.Is(ctx.Err(), context.Canceled) {
+			err = fmt.Errorf("%w: %v", context.Canceled, err) // the client went away: 499
+		}
+		a.writeError(ctx, w, fmt.Errorf("idempotency key: %w", err))
 	}
 	return true
 }

@@ -60,15 +60,7 @@ func (r Row) Scan(dest ...any) error { return interpretError(r.r.Scan(dest...)) 
 
 // errNotFound is a one-row query that found no row. The caller says what
 // was missing (review.NotFound and the like) or that absence is an answer.
-var errNotFound error = notFoundError{}
-
-type notFoundError struct{}
-
-func (notFoundError) Error() string { return "no row" }
-
-// Is lets the files that still compare with sql.ErrNoRows (idempotency.go,
-// stream.go) keep working until they are converted.
-func (notFoundError) Is(target error) bool { return target == sql.ErrNoRows }
+var errNotFound = errors.New("no row")
 
 // interpretError normalises a driver error at the executor's edge.
 func interpretError(err error) error {

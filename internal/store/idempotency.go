@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -121,7 +120,7 @@ FROM idempotency_keys WHERE operator_id = ? AND idem_key = ?`
 func scanIdem(row rowScanner) (*idemRow, error) {
 	var r idemRow
 	err := row.Scan(&r.hash, &r.status, &r.body, &r.ctype, &r.headers, &r.created)
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, errNotFound) {
 		return nil, nil
 	}
 	if err != nil {
