@@ -168,6 +168,15 @@ func (a *API) count(action string, err error) {
 
 func (a *API) registerActions(api huma.API) {
 	tags := []string{"Actions"}
+	a.registerApprove(api, tags)
+	a.registerReject(api, tags)
+	a.registerModify(api, tags)
+	a.registerFlag(api, tags)
+	a.registerUndo(api, tags)
+	a.registerBulkApprove(api, tags)
+}
+
+func (a *API) registerApprove(api huma.API, tags []string) {
 	register(api, huma.Operation{
 		OperationID: "approve", Method: http.MethodPost, Path: recPath + "/{id}/approve", Tags: tags,
 		Summary:     "Approve a pending recommendation",
@@ -202,7 +211,9 @@ func (a *API) registerActions(api huma.API) {
 		}
 		return respond(rec), nil
 	})
+}
 
+func (a *API) registerReject(api huma.API, tags []string) {
 	register(api, huma.Operation{
 		OperationID: "reject", Method: http.MethodPost, Path: recPath + "/{id}/reject", Tags: tags,
 		Summary: "Reject a pending recommendation", Errors: actionErrors,
@@ -229,7 +240,9 @@ func (a *API) registerActions(api huma.API) {
 		}
 		return respond(rec), nil
 	})
+}
 
+func (a *API) registerModify(api huma.API, tags []string) {
 	register(api, huma.Operation{
 		OperationID: "modify", Method: http.MethodPatch, Path: recPath + "/{id}", Tags: tags,
 		Summary:     "Edit a recommendation under review",
@@ -274,7 +287,9 @@ func (a *API) registerActions(api huma.API) {
 		}
 		return respond(rec, changes), nil
 	})
+}
 
+func (a *API) registerFlag(api huma.API, tags []string) {
 	register(api, huma.Operation{
 		OperationID: "flag", Method: http.MethodPost, Path: recPath + "/{id}/flag", Tags: tags,
 		Summary: "Flag a pending recommendation for senior review", Errors: actionErrors,
@@ -301,7 +316,9 @@ func (a *API) registerActions(api huma.API) {
 		}
 		return respond(rec, flagID), nil
 	})
+}
 
+func (a *API) registerUndo(api huma.API, tags []string) {
 	register(api, huma.Operation{
 		OperationID: "undo", Method: http.MethodPost, Path: recPath + "/{id}/undo", Tags: tags,
 		Summary: "Undo the last decision on a recommendation",
@@ -331,7 +348,9 @@ func (a *API) registerActions(api huma.API) {
 		}
 		return respond(res), nil
 	})
+}
 
+func (a *API) registerBulkApprove(api huma.API, tags []string) {
 	register(api, huma.Operation{
 		OperationID: "bulk-approve", Method: http.MethodPost, Path: recPath + "/bulk-approve", Tags: tags,
 		Summary: "Approve many recommendations",
