@@ -15,7 +15,8 @@ import (
 // server already reports (every request answers 503 and is logged at WARN),
 // burying any real error. riverLog writes those lines at WARN, marked
 // database_unavailable, when the database does not answer a ping at that
-// moment; an ERROR while the database answers stays an ERROR.
+// moment or did not a few seconds before; an ERROR while the database has
+// been answering stays an ERROR.
 type riverLog struct {
 	slog.Handler
 	down *dbDown
@@ -54,27 +55,34 @@ func (h riverLog) WithGroup(name string) slog.Handler {
 }
 
 // dbDown answers whether the database fails a ping, asking it at most once
-// a second (River reports an outage from several services at once).
+// a second (River reports an outage from several services at once), or
+// failed one within the last few seconds: River reports an attempt that
+// began before the database came back ("not yet accepting connections")
+// after our own ping already succeeds, and that line is part of the outage.
 type dbDown struct {
-	s      *store.Store
-	mu     sync.Mutex
-	at     time.Time
-	result bool
+	s        *store.Store
+	mu       sync.Mutex
+	at       time.Time // of the last ping
+	result   bool      // the last ping failed
+	lastFail time.Time
 }
 
 const (
 	dbDownPingTimeout = 500 * time.Millisecond
 	dbDownKeep        = time.Second
+	dbDownLinger      = 5 * time.Second
 )
 
 func (d *dbDown) now(ctx context.Context) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if time.Since(d.at) < dbDownKeep {
-		return d.result
+	if time.Since(d.at) >= dbDownKeep {
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbDownPingTimeout)
+		defer cancel()
+		d.result, d.at = d.s.Ping(c) != nil, time.Now()
+		if d.result {
+			d.lastFail = d.at
+		}
 	}
-	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbDownPingTimeout)
-	defer cancel()
-	d.result, d.at = d.s.Ping(c) != nil, time.Now()
-	return d.result
+	return d.result || (!d.lastFail.IsZero() && time.Since(d.lastFail) < dbDownLinger)
 }
