@@ -1,9 +1,13 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,6 +172,64 @@ func TestStreamLimits(t *testing.T) {
 		case <-first.Ended():
 		case <-time.After(20 * time.Second):
 			t.Fatal("stream still open after CloseStreams")
+		}
+	})
+}
+
+// TestStreamBodyIsNotChunked: the stream is delimited by its connection, so
+// its bytes on the wire are the events themselves, with no chunk framing,
+// and events written after the headers still arrive whole.
+func TestStreamBodyIsNotChunked(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *store.Store) {
+		e := newEnv(t, s)
+		ids := e.fixture(1, 0)
+		op := e.as(review.RoleOperator)
+		conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := fmt.Fprintf(conn, "GET /api/realtime/stream HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer %s\r\n\r\n", op); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 || len(resp.TransferEncoding) != 0 || !resp.Close ||
+			resp.Header.Get("Content-Type") != "text/event-stream" {
+			t.Fatalf("status %d, Transfer-Encoding %v, close %v, headers %v", resp.StatusCode, resp.TransferEncoding, resp.Close, resp.Header)
+		}
+		// The body is read straight off the connection: a chunk size line
+		// here would fail the prefix checks.
+		line := func() string {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("reading the stream: %v (so far %q)", err, l)
+			}
+			return l
+		}
+		if l := line(); !strings.HasPrefix(l, "id: ") {
+			t.Fatalf("first line %q, want an id: line", l)
+		}
+		if l := line(); !strings.HasPrefix(l, "data: ") || !strings.Contains(l, `"connected"`) {
+			t.Fatalf("second line %q, want the connected event", l)
+		}
+		line() // the blank line ending the event
+		e.do("POST", "/api/operator/recommendations/"+ids[0]+"/approve", op, map[string]any{}).must(t, 200)
+		for {
+			l := line()
+			if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "id: ") {
+				continue
+			}
+			if !strings.HasPrefix(l, "data: ") {
+				t.Fatalf("line %q is neither id:, data: nor blank", l)
+			}
+			if strings.Contains(l, `"recommendation_approved"`) && strings.Contains(l, ids[0]) {
+				return
+			}
 		}
 	})
 }
