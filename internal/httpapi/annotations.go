@@ -127,8 +127,21 @@ func visibleText(location, name, v string) error {
 
 func (a *API) registerAnnotations(api huma.API) {
 	notes, tags := []string{"Notes"}, []string{"Tags"}
+	a.registerListNotes(api, notes)
+	a.registerAddNote(api, notes)
+	a.registerEditNote(api, notes)
+	a.registerDeleteNote(api, notes)
+	a.registerTagVocabulary(api, tags)
+	a.registerListTags(api, tags)
+	a.registerAddTag(api, tags)
+	a.registerRemoveTag(api, tags)
+	a.registerAddVocabulary(api, tags)
+	a.registerRetireVocabulary(api, tags)
+}
+
+func (a *API) registerListNotes(api huma.API, tags []string) {
 	register(api, huma.Operation{
-		OperationID: "list-notes", Method: http.MethodGet, Path: recPath + "/{id}/notes", Tags: notes,
+		OperationID: "list-notes", Method: http.MethodGet, Path: recPath + "/{id}/notes", Tags: tags,
 		Summary: "A recommendation's notes, oldest first", Errors: []int{http.StatusNotFound},
 	}, func(ctx context.Context, in *recIDInput) (*notesOutput, error) {
 		n, err := a.store.ListNotes(ctx, in.ID)
@@ -137,9 +150,11 @@ func (a *API) registerAnnotations(api huma.API) {
 		}
 		return &notesOutput{Body: n}, nil
 	})
+}
 
+func (a *API) registerAddNote(api huma.API, tags []string) {
 	register(api, huma.Operation{
-		OperationID: "add-note", Method: http.MethodPost, Path: recPath + "/{id}/notes", Tags: notes,
+		OperationID: "add-note", Method: http.MethodPost, Path: recPath + "/{id}/notes", Tags: tags,
 		Summary: "Add a note to a recommendation", Description: "Audited as `note_add` with the text.",
 		DefaultStatus: http.StatusCreated, Errors: []int{http.StatusNotFound, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *addNoteInput) (*noteOutput, error) {
@@ -154,9 +169,11 @@ func (a *API) registerAnnotations(api huma.API) {
 		}
 		return &noteOutput{Body: n}, nil
 	})
+}
 
+func (a *API) registerEditNote(api huma.API, tags []string) {
 	register(api, huma.Operation{
-		OperationID: "edit-note", Method: http.MethodPatch, Path: opPath + "/notes/{note_id}", Tags: notes,
+		OperationID: "edit-note", Method: http.MethodPatch, Path: opPath + "/notes/{note_id}", Tags: tags,
 		Summary:     "Edit a note",
 		Description: "Its author or an admin only. Audited as `note_edit` with the text before and after; the same text again changes nothing.",
 		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity},
@@ -172,9 +189,11 @@ func (a *API) registerAnnotations(api huma.API) {
 		}
 		return &noteOutput{Body: n}, nil
 	})
+}
 
+func (a *API) registerDeleteNote(api huma.API, tags []string) {
 	register(api, huma.Operation{
-		OperationID: "delete-note", Method: http.MethodDelete, Path: opPath + "/notes/{note_id}", Tags: notes,
+		OperationID: "delete-note", Method: http.MethodDelete, Path: opPath + "/notes/{note_id}", Tags: tags,
 		Summary:     "Delete a note",
 		Description: "Its author or an admin only. The note leaves the thread; the `note_delete` audit row keeps its text.",
 		Errors:      []int{http.StatusNotFound},
@@ -189,7 +208,9 @@ func (a *API) registerAnnotations(api huma.API) {
 		}
 		return out, nil
 	})
+}
 
+func (a *API) registerTagVocabulary(api huma.API, tags []string) {
 	register(api, huma.Operation{
 		OperationID: "tag-vocabulary", Method: http.MethodGet, Path: opPath + "/tags/available", Tags: tags,
 		Summary: "The tag vocabulary", Description: "The names operators may tag with (retired names are left out), with display labels.",
@@ -205,7 +226,9 @@ func (a *API) registerAnnotations(api huma.API) {
 		}
 		return out, nil
 	})
+}
 
+func (a *API) registerListTags(api huma.API, tags []string) {
 	register(api, huma.Operation{
 		OperationID: "list-tags", Method: http.MethodGet, Path: recPath + "/{id}/tags", Tags: tags,
 		Summary: "A recommendation's tags, oldest first", Errors: []int{http.StatusNotFound},
@@ -216,7 +239,9 @@ func (a *API) registerAnnotations(api huma.API) {
 		}
 		return &tagsOutput{Body: t}, nil
 	})
+}
 
+func (a *API) registerAddTag(api huma.API, tags []string) {
 	register(api, huma.Operation{
 		OperationID: "add-tag", Method: http.MethodPost, Path: recPath + "/{id}/tags", Tags: tags,
 		Summary:       "Tag a recommendation",
@@ -234,7 +259,9 @@ func (a *API) registerAnnotations(api huma.API) {
 		}
 		return &tagOutput{Body: t}, nil
 	})
+}
 
+func (a *API) registerRemoveTag(api huma.API, tags []string) {
 	register(api, huma.Operation{
 		OperationID: "remove-tag", Method: http.MethodDelete, Path: opPath + "/tags/{tag_id}", Tags: tags,
 		Summary:     "Remove a tag",
@@ -251,7 +278,9 @@ func (a *API) registerAnnotations(api huma.API) {
 		}
 		return out, nil
 	})
+}
 
+func (a *API) registerAddVocabulary(api huma.API, tags []string) {
 	register(api, huma.Operation{
 		OperationID: "add-tag-vocabulary", Method: http.MethodPost, Path: opPath + "/tags/vocabulary", Tags: tags,
 		Summary:       "Add a name to the tag vocabulary",
@@ -274,7 +303,9 @@ func (a *API) registerAnnotations(api huma.API) {
 		}
 		return respond(e), nil
 	})
+}
 
+func (a *API) registerRetireVocabulary(api huma.API, tags []string) {
 	register(api, huma.Operation{
 		OperationID: "retire-tag-vocabulary", Method: http.MethodDelete, Path: opPath + "/tags/vocabulary/{tag_name}", Tags: tags,
 		Summary:     "Retire a name from the tag vocabulary",

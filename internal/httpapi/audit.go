@@ -94,6 +94,11 @@ type auditExportInput struct {
 
 func (a *API) registerAudit(api huma.API) {
 	tags := []string{"Audit"}
+	a.registerListAudit(api, tags)
+	a.registerExportAudit(api, tags)
+}
+
+func (a *API) registerListAudit(api huma.API, tags []string) {
 	register(api, huma.Operation{
 		OperationID: "list-audit-logs", Method: http.MethodGet, Path: opPath + "/audit-logs", Tags: tags,
 		Summary: "Query the audit trail", Description: "Newest first. Page with `offset`, or with `cursor` for deep pages.",
@@ -124,7 +129,9 @@ func (a *API) registerAudit(api huma.API) {
 		}
 		return out, nil
 	})
+}
 
+func (a *API) registerExportAudit(api huma.API, tags []string) {
 	register(api, huma.Operation{
 		OperationID: "export-audit-logs", Method: http.MethodGet, Path: exportPath, Tags: tags,
 		Summary:     "Export the audit trail",
@@ -143,59 +150,69 @@ func (a *API) registerAudit(api huma.API) {
 			}
 			return a.proofExport(), nil
 		}
-		return &huma.StreamResponse{Body: func(hc huma.Context) {
-			name := "audit-log-" + a.store.Now().Format("20060102T150405Z")
-			_, w := humago.Unwrap(hc)
-			rc := http.NewResponseController(w)
-			var write func(store.AuditEntry) error
-			var flush func() error
-			if in.Format == "ndjson" {
-				hc.SetHeader("Content-Type", "application/x-ndjson")
-				hc.SetHeader("Content-Disposition", `attachment; filename="`+name+`.ndjson"`)
-				enc := json.NewEncoder(w)
-				write = func(e store.AuditEntry) error { return enc.Encode(e) }
-				flush = func() error { return nil }
-			} else {
-				hc.SetHeader("Content-Type", "text/csv; charset=utf-8")
-				hc.SetHeader("Content-Disposition", `attachment; filename="`+name+`.csv"`)
-				cw := csv.NewWriter(w)
-				_ = cw.Write([]string{"audit_id", "timestamp", "operator_id", "action", "recommendation_id", "metadata", "prev_hash", "row_hash", "seal_id"})
-				write = func(e store.AuditEntry) error {
-					seal := ""
-					if e.SealID != nil {
-						seal = strconv.FormatInt(*e.SealID, 10)
-					}
-					return cw.Write([]string{e.AuditID, e.Timestamp.Format(time.RFC3339Nano), e.OperatorID, e.Action, deref(e.RecommendationID), string(e.Metadata),
-						*e.PrevHash, e.RowHash, seal})
-				}
-				flush = func() error { cw.Flush(); return cw.Error() }
-			}
-			// A rolling write deadline: each thousand rows must reach the
-			// client within exportWriteDeadline, or the export ends.
-			_ = rc.SetWriteDeadline(time.Now().Add(exportWriteDeadline))
-			hc.SetStatus(http.StatusOK)
-			n := 0
-			var writeErr error
-			err := a.store.EachAudit(hc.Context(), f, func(e store.AuditEntry) error {
-				n++
-				if n%1000 == 0 {
-					if writeErr = flush(); writeErr != nil {
-						return writeErr
-					}
-					_ = rc.SetWriteDeadline(time.Now().Add(exportWriteDeadline))
-				}
-				if writeErr = write(e); writeErr != nil {
+		return a.rowExport(f, in.Format), nil
+	})
+}
+
+// rowExport streams the rows f matches, newest first, as CSV or NDJSON.
+func (a *API) rowExport(f store.AuditFilter, format string) *huma.StreamResponse {
+	return &huma.StreamResponse{Body: func(hc huma.Context) {
+		name := "audit-log-" + a.store.Now().Format("20060102T150405Z")
+		_, w := humago.Unwrap(hc)
+		rc := http.NewResponseController(w)
+		write, flush := rowWriter(hc, w, format, name)
+		// A rolling write deadline: each thousand rows must reach the
+		// client within exportWriteDeadline, or the export ends.
+		_ = rc.SetWriteDeadline(time.Now().Add(exportWriteDeadline))
+		hc.SetStatus(http.StatusOK)
+		n := 0
+		var writeErr error
+		err := a.store.EachAudit(hc.Context(), f, func(e store.AuditEntry) error {
+			n++
+			if n%1000 == 0 {
+				if writeErr = flush(); writeErr != nil {
 					return writeErr
 				}
-				return nil
-			})
-			if err == nil {
-				err = flush()
-				writeErr = err
+				_ = rc.SetWriteDeadline(time.Now().Add(exportWriteDeadline))
 			}
-			a.exportEnded(hc.Context(), n, err, writeErr)
-		}}, nil
-	})
+			if writeErr = write(e); writeErr != nil {
+				return writeErr
+			}
+			return nil
+		})
+		if err == nil {
+			err = flush()
+			writeErr = err
+		}
+		a.exportEnded(hc.Context(), n, err, writeErr)
+	}}
+}
+
+// rowWriter sets the headers of an export in format and returns how to
+// write one row and how to push what is buffered to the client.
+func rowWriter(hc huma.Context, w http.ResponseWriter, format, name string) (write func(store.AuditEntry) error, flush func() error) {
+	if format == "ndjson" {
+		hc.SetHeader("Content-Type", "application/x-ndjson")
+		hc.SetHeader("Content-Disposition", `attachment; filename="`+name+`.ndjson"`)
+		enc := json.NewEncoder(w)
+		write = func(e store.AuditEntry) error { return enc.Encode(e) }
+		flush = func() error { return nil }
+	} else {
+		hc.SetHeader("Content-Type", "text/csv; charset=utf-8")
+		hc.SetHeader("Content-Disposition", `attachment; filename="`+name+`.csv"`)
+		cw := csv.NewWriter(w)
+		_ = cw.Write([]string{"audit_id", "timestamp", "operator_id", "action", "recommendation_id", "metadata", "prev_hash", "row_hash", "seal_id"})
+		write = func(e store.AuditEntry) error {
+			seal := ""
+			if e.SealID != nil {
+				seal = strconv.FormatInt(*e.SealID, 10)
+			}
+			return cw.Write([]string{e.AuditID, e.Timestamp.Format(time.RFC3339Nano), e.OperatorID, e.Action, deref(e.RecommendationID), string(e.Metadata),
+				*e.PrevHash, e.RowHash, seal})
+		}
+		flush = func() error { cw.Flush(); return cw.Error() }
+	}
+	return write, flush
 }
 
 // proofExport streams the whole trail as auditproof lines, read a page at a

@@ -79,12 +79,20 @@ func passwordProblem(err error) error {
 	return invalid("body.password", err.Error(), nil)
 }
 
+// operatorsPath is where operator accounts are administered.
+const operatorsPath = "/api/operator/operators"
+
 func (a *API) registerOperators(api huma.API) {
 	tags := []string{"Operators"}
-	const base = "/api/operator/operators"
+	a.registerListOperators(api, tags)
+	a.registerAddOperator(api, tags)
+	a.registerUpdateOperator(api, tags)
+	a.registerSetOperatorPassword(api, tags)
+}
 
+func (a *API) registerListOperators(api huma.API, tags []string) {
 	register(api, huma.Operation{
-		OperationID: "list-operators", Method: http.MethodGet, Path: base, Tags: tags,
+		OperationID: "list-operators", Method: http.MethodGet, Path: operatorsPath, Tags: tags,
 		Summary: "List operators", Description: "Every operator account, by id, enabled or not. Password hashes are never returned.",
 	}, func(ctx context.Context, _ *struct{}) (*listOperatorsOutput, error) {
 		ops, err := a.store.ListOperators(ctx)
@@ -97,9 +105,11 @@ func (a *API) registerOperators(api huma.API) {
 		}
 		return out, nil
 	})
+}
 
+func (a *API) registerAddOperator(api huma.API, tags []string) {
 	register(api, huma.Operation{
-		OperationID: "add-operator", Method: http.MethodPost, Path: base, Tags: tags, DefaultStatus: http.StatusCreated,
+		OperationID: "add-operator", Method: http.MethodPost, Path: operatorsPath, Tags: tags, DefaultStatus: http.StatusCreated,
 		Summary:     "Add an operator",
 		Description: "Creates an enabled operator, audited as operator_add. A taken id or e-mail is 409.",
 		Errors:      []int{http.StatusConflict, http.StatusUnprocessableEntity},
@@ -124,9 +134,11 @@ func (a *API) registerOperators(api huma.API) {
 		}
 		return &operatorOutput{Body: adminView(op)}, nil
 	})
+}
 
+func (a *API) registerUpdateOperator(api huma.API, tags []string) {
 	register(api, huma.Operation{
-		OperationID: "update-operator", Method: http.MethodPatch, Path: base + "/{operator_id}", Tags: tags,
+		OperationID: "update-operator", Method: http.MethodPatch, Path: operatorsPath + "/{operator_id}", Tags: tags,
 		Summary: "Change an operator",
 		Description: "Changes any of name, e-mail, role and enabled; each kind of change is its own audit row " +
 			"(operator_edit, operator_role, operator_enable/operator_disable). Disabling and role changes take effect on " +
@@ -152,9 +164,11 @@ func (a *API) registerOperators(api huma.API) {
 		}
 		return &operatorOutput{Body: adminView(op)}, nil
 	})
+}
 
+func (a *API) registerSetOperatorPassword(api huma.API, tags []string) {
 	register(api, huma.Operation{
-		OperationID: "set-operator-password", Method: http.MethodPost, Path: base + "/{operator_id}/password", Tags: tags,
+		OperationID: "set-operator-password", Method: http.MethodPost, Path: operatorsPath + "/{operator_id}/password", Tags: tags,
 		DefaultStatus: http.StatusNoContent,
 		Summary:       "Set an operator's password",
 		Description: "An admin sets anyone's password; any operator may change their own by also sending current_password " +
