@@ -196,11 +196,20 @@ type activityKey struct{ action, persona string }
 // activity_days and the hours and quarter-hours at every cut, and returns the
 // range's totals by kind (audit actions and createdAction).
 func (s *Store) analyticsActivity(ctx context.Context, loc *time.Location, cuts []dayCut, out *Analytics) (map[string]int64, error) {
-	// Each cut's span: its whole hours from activity_hours, the
-	// quarter-hours at an end that is not on the hour (zones 30 or 45
-	// minutes off) from activity_buckets. The spans are a VALUES list
-	// joined to the table, one statement whatever the number of days.
-	var hours, quarters []int64 // (cut, from, to) triples, Unix seconds
+	perDay, err := s.activityPerDay(ctx, cuts)
+	if err != nil {
+		return nil, err
+	}
+	totals, byPersona := activityTimeline(loc, cuts, perDay, out)
+	out.ApprovalByPersona = append(out.ApprovalByPersona, approvalRates(byPersona)...)
+	return totals, nil
+}
+
+// cutSpans splits each cut's span into its whole hours (for activity_hours)
+// and the quarter-hours at an end that is not on the hour (zones 30 or 45
+// minutes off, for activity_buckets), as (cut, from, to) triples in Unix
+// seconds.
+func cutSpans(cuts []dayCut) (hours, quarters []int64) {
 	for k, c := range cuts {
 		from, to := c.span()
 		if !from.Before(to) {
@@ -223,6 +232,14 @@ func (s *Store) analyticsActivity(ctx context.Context, loc *time.Location, cuts 
 			quarters = append(quarters, int64(k), hTo.Unix(), to.Unix())
 		}
 	}
+	return hours, quarters
+}
+
+// activityQuery is one statement whatever the number of days: the whole
+// UTC days from activity_days (k = -1), and each cut's spans as a VALUES list
+// joined to activity_hours and activity_buckets (k = the cut).
+func activityQuery(cuts []dayCut) (string, []any) {
+	hours, quarters := cutSpans(cuts)
 	var with []string
 	parts := []string{`SELECT -1 AS k, day, action, persona, SUM(n) AS n FROM activity_days WHERE day >= ? AND day < ? GROUP BY day, action, persona`}
 	args := []any{cuts[0].day.Unix(), cuts[len(cuts)-1].day.Unix()}
@@ -247,6 +264,13 @@ func (s *Store) analyticsActivity(ctx context.Context, loc *time.Location, cuts 
 		q = "WITH " + strings.Join(with, ", ") + " " + q
 		args = append(cteArgs, args...)
 	}
+	return q, args
+}
+
+// activityPerDay is the counts of each of the range's days (cuts i to i+1)
+// by (action, persona).
+func (s *Store) activityPerDay(ctx context.Context, cuts []dayCut) ([]map[activityKey]int64, error) {
+	q, args := activityQuery(cuts)
 	rows, err := s.reads().Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("analytics: %w", err)
@@ -281,6 +305,13 @@ func (s *Store) analyticsActivity(ctx context.Context, loc *time.Location, cuts 
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("analytics: %w", err)
 	}
+	return perDay, nil
+}
+
+// activityTimeline appends each day's non-zero action counts to
+// out.ActionsTimeline, and returns the range's totals by kind and its
+// approvals and rejections by persona.
+func activityTimeline(loc *time.Location, cuts []dayCut, perDay []map[activityKey]int64, out *Analytics) (map[string]int64, map[string]*PersonaApproval) {
 	totals := map[string]int64{}
 	byPersona := map[string]*PersonaApproval{}
 	for i, counts := range perDay {
@@ -313,18 +344,25 @@ func (s *Store) analyticsActivity(ctx context.Context, loc *time.Location, cuts 
 			out.ActionsTimeline = append(out.ActionsTimeline, TimelineCount{Date: date, Action: action, Count: byAction[action]})
 		}
 	}
+	return totals, byPersona
+}
+
+// approvalRates is the approval rate of each persona with a decision, by
+// persona.
+func approvalRates(byPersona map[string]*PersonaApproval) []PersonaApproval {
+	var rates []PersonaApproval
 	for _, p := range byPersona {
 		p.Total = p.Approved + p.Rejected
 		if p.Total == 0 {
 			continue
 		}
 		p.ApprovalRate = percent(p.Approved, p.Total)
-		out.ApprovalByPersona = append(out.ApprovalByPersona, *p)
+		rates = append(rates, *p)
 	}
-	sort.Slice(out.ApprovalByPersona, func(i, j int) bool {
-		return out.ApprovalByPersona[i].PersonaPrimary < out.ApprovalByPersona[j].PersonaPrimary
+	sort.Slice(rates, func(i, j int) bool {
+		return rates[i].PersonaPrimary < rates[j].PersonaPrimary
 	})
-	return totals, nil
+	return rates
 }
 
 // analyticsOperators fills operator_activity: the UTC days between the

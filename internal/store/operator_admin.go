@@ -76,90 +76,116 @@ func (s *Store) UpdateOperator(ctx context.Context, by, id string, ch OperatorCh
 		if err != nil {
 			return err
 		}
-		next := *cur
-		if ch.Name != nil {
-			next.Name = *ch.Name
-		}
-		if ch.Email != nil {
-			next.Email = normalizeEmail(ch.Email)
-		}
-		if ch.Role != nil {
-			next.Role = *ch.Role
-		}
-		if ch.Enabled != nil {
-			next.Disabled = !*ch.Enabled
-		}
-		if err := normalizeOperator(&next, "unchanged"); err != nil {
+		next := ch.applyTo(*cur)
+		if err := tx.checkOperatorChange(ctx, id, cur, &next); err != nil {
 			return err
 		}
-		if next.Email != nil && !sameString(next.Email, cur.Email) {
-			if err := tx.emailTaken(ctx, *next.Email, id); err != nil {
-				return err
-			}
-		}
-		wasAdmin := cur.Role == review.RoleAdmin && !cur.Disabled
-		isAdmin := next.Role == review.RoleAdmin && !next.Disabled
-		if wasAdmin && !isAdmin {
-			if err := tx.keepAnAdmin(ctx, id); err != nil {
-				return err
-			}
-		}
-
-		var rows []AuditRecord
-		target := map[string]any{"target_operator_id": id}
-		with := func(kv ...any) map[string]any {
-			m := map[string]any{"target_operator_id": id}
-			for i := 0; i+1 < len(kv); i += 2 {
-				m[kv[i].(string)] = kv[i+1]
-			}
-			return m
-		}
-		edits := map[string]any{}
-		if next.Name != cur.Name {
-			edits["name"] = map[string]any{"from": cur.Name, "to": next.Name}
-		}
-		if !sameString(next.Email, cur.Email) {
-			edits["email"] = map[string]any{"from": cur.Email, "to": next.Email}
-		}
-		if len(edits) > 0 {
-			rows = append(rows, AuditRecord{OperatorID: by, Action: review.ActionOperatorEdit, Metadata: with("changes", edits)})
-		}
-		if next.Role != cur.Role {
-			rows = append(rows, AuditRecord{OperatorID: by, Action: review.ActionOperatorRole, Metadata: with("from", cur.Role, "to", next.Role)})
-		}
-		if next.Disabled != cur.Disabled {
-			action := review.ActionOperatorEnable
-			if next.Disabled {
-				action = review.ActionOperatorDisable
-			}
-			rows = append(rows, AuditRecord{OperatorID: by, Action: action, Metadata: target})
-		}
+		rows := operatorChangeAudit(by, id, cur, &next)
 		if len(rows) == 0 {
 			out = cur
 			return tx.recordIdem(ctx, out)
 		}
-		// Disabling also ends every token issued so far (token_epoch), so
-		// that enabling the operator again does not bring back a token
-		// taken before it was disabled.
-		bump := 0
-		if next.Disabled && !cur.Disabled {
-			bump = 1
-		}
-		if _, err := tx.Exec(ctx, `UPDATE operators SET name = ?, email = ?, role = ?, disabled = ?, token_epoch = token_epoch + ?, updated_at = ? WHERE operator_id = ?`,
-			next.Name, next.Email, string(next.Role), next.Disabled, bump, tx.s.ts(tx.Now), id); err != nil {
-			if isUniqueViolation(err) {
-				return review.Errorf(review.EConflict, "an operator with email %q already exists", *next.Email)
-			}
-			return fmt.Errorf("update operator: %w", err)
+		if err := tx.writeOperatorChange(ctx, id, cur, &next); err != nil {
+			return err
 		}
 		if _, err := tx.writeAudit(ctx, rows); err != nil {
 			return err
 		}
-		next.TokenEpoch += int64(bump)
 		out = &next
 		return tx.recordIdem(ctx, out)
 	})
 	return out, err
+}
+
+// applyTo returns op with the fields ch sets changed.
+func (ch OperatorChange) applyTo(op Operator) Operator {
+	if ch.Name != nil {
+		op.Name = *ch.Name
+	}
+	if ch.Email != nil {
+		op.Email = normalizeEmail(ch.Email)
+	}
+	if ch.Role != nil {
+		op.Role = *ch.Role
+	}
+	if ch.Enabled != nil {
+		op.Disabled = !*ch.Enabled
+	}
+	return op
+}
+
+// checkOperatorChange refuses a change from cur to next that leaves an
+// invalid operator, takes another operator's e-mail, or takes away the last
+// enabled admin.
+func (tx *Tx) checkOperatorChange(ctx context.Context, id string, cur, next *Operator) error {
+	if err := normalizeOperator(next, "unchanged"); err != nil {
+		return err
+	}
+	if next.Email != nil && !sameString(next.Email, cur.Email) {
+		if err := tx.emailTaken(ctx, *next.Email, id); err != nil {
+			return err
+		}
+	}
+	wasAdmin := cur.Role == review.RoleAdmin && !cur.Disabled
+	isAdmin := next.Role == review.RoleAdmin && !next.Disabled
+	if wasAdmin && !isAdmin {
+		return tx.keepAnAdmin(ctx, id)
+	}
+	return nil
+}
+
+// operatorChangeAudit is one audit row per kind of change from cur to next
+// (edit, role, enable/disable), none when nothing changes.
+func operatorChangeAudit(by, id string, cur, next *Operator) []AuditRecord {
+	var rows []AuditRecord
+	target := map[string]any{"target_operator_id": id}
+	with := func(kv ...any) map[string]any {
+		m := map[string]any{"target_operator_id": id}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	edits := map[string]any{}
+	if next.Name != cur.Name {
+		edits["name"] = map[string]any{"from": cur.Name, "to": next.Name}
+	}
+	if !sameString(next.Email, cur.Email) {
+		edits["email"] = map[string]any{"from": cur.Email, "to": next.Email}
+	}
+	if len(edits) > 0 {
+		rows = append(rows, AuditRecord{OperatorID: by, Action: review.ActionOperatorEdit, Metadata: with("changes", edits)})
+	}
+	if next.Role != cur.Role {
+		rows = append(rows, AuditRecord{OperatorID: by, Action: review.ActionOperatorRole, Metadata: with("from", cur.Role, "to", next.Role)})
+	}
+	if next.Disabled != cur.Disabled {
+		action := review.ActionOperatorEnable
+		if next.Disabled {
+			action = review.ActionOperatorDisable
+		}
+		rows = append(rows, AuditRecord{OperatorID: by, Action: action, Metadata: target})
+	}
+	return rows
+}
+
+// writeOperatorChange stores next over cur. Disabling also ends every token
+// issued so far (token_epoch, which next then carries), so that enabling the
+// operator again does not bring back a token taken before it was disabled.
+func (tx *Tx) writeOperatorChange(ctx context.Context, id string, cur, next *Operator) error {
+	bump := 0
+	if next.Disabled && !cur.Disabled {
+		bump = 1
+	}
+	if _, err := tx.Exec(ctx, `UPDATE operators SET name = ?, email = ?, role = ?, disabled = ?, token_epoch = token_epoch + ?, updated_at = ? WHERE operator_id = ?`,
+		next.Name, next.Email, string(next.Role), next.Disabled, bump, tx.s.ts(tx.Now), id); err != nil {
+		if isUniqueViolation(err) {
+			return review.Errorf(review.EConflict, "an operator with email %q already exists", *next.Email)
+		}
+		return fmt.Errorf("update operator: %w", err)
+	}
+	next.TokenEpoch += int64(bump)
+	return nil
 }
 
 // SetOperatorPassword replaces operator id's password hash for by (an
