@@ -214,9 +214,9 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, int
 // EachAudit streams every matching audit row, newest first, with its
 // chain fields, to fn, a page of exportPage rows at a time. Each page is
 // read with a deadline of pageTimeout and its connection given back before
-// fn sees a row: an export to a client that stops reading must not hold a
-// pooled connection (ten such exports once took every connection of the
-// pool, and with them every other request and River's polling).
+// fn sees a row: otherwise a client that reads slowly would hold a pooled
+// connection for as long as it takes to read, and a few such exports at once
+// would leave none for every other request and for River's polling.
 func (s *Store) EachAudit(ctx context.Context, f AuditFilter, fn func(AuditEntry) error) error {
 	where, args := s.auditWhere(f)
 	var after *Cursor
