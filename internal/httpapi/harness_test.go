@@ -212,3 +212,8 @@ func (e *env) placeholder(n int) string {
 	}
 	return "?"
 }
+
+// clock is a settable store clock.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
