@@ -10,6 +10,7 @@ import (
 
 	"github.com/spendsense/operator-api/internal/realtime"
 	"github.com/spendsense/operator-api/internal/review"
+	"github.com/spendsense/operator-api/internal/store"
 )
 
 const (
@@ -84,51 +85,14 @@ func (a *API) registerRealtime(api huma.API) {
 // serveStream is GET /api/realtime/stream.
 func (a *API) serveStream(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	full := false
-	var role review.Role
-	switch {
-	case r.Header.Get("Authorization") != "":
-		op, _, status, msg := a.verifyBearer(ctx, r.Header.Get("Authorization"))
-		if status != 0 {
-			if status == http.StatusUnauthorized {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="spendsense"`)
-			}
-			writeProblem(w, status, msg)
-			return
-		}
-		full, role = true, op.Role
-	case r.URL.Query().Has("ticket"):
-		op, err := a.store.RedeemTicket(ctx, r.URL.Query().Get("ticket"))
-		if err != nil {
-			if review.ErrorCode(err) == review.EUnauthorized {
-				writeProblem(w, http.StatusUnauthorized, "unknown, expired or already used ticket: get a new one from POST "+ticketPath)
-			} else {
-				a.log.ErrorContext(ctx, "redeem ticket", "error", err.Error())
-				w.Header().Set("Retry-After", "1")
-				writeProblem(w, http.StatusServiceUnavailable, "the database did not answer; retry with a new ticket")
-			}
-			return
-		}
-		full, role = true, op.Role
-	case a.cfg.RealtimeAnonymousOff:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="spendsense"`)
-		writeProblem(w, http.StatusUnauthorized, "the live stream needs a bearer token or ?ticket= from POST "+ticketPath)
+	full, ok := a.streamAccess(w, r)
+	if !ok {
 		return
 	}
-	if full && !allowed(reviewers, role) {
-		writeProblem(w, http.StatusForbidden, "role "+string(role)+" may not read the live stream")
+	if !a.takeStreamSlot(w) {
 		return
 	}
-	if a.streamSlots != nil {
-		select {
-		case a.streamSlots <- struct{}{}:
-			defer func() { <-a.streamSlots }()
-		default:
-			w.Header().Set("Retry-After", "5")
-			writeProblem(w, http.StatusServiceUnavailable, "this server has its limit of open streams; retry later")
-			return
-		}
-	}
+	defer a.releaseStreamSlot()
 	sub, head, err := a.hub.Subscribe(ctx)
 	if err != nil {
 		if err != realtime.ErrClosed {
@@ -142,17 +106,110 @@ func (a *API) serveStream(w http.ResponseWriter, r *http.Request) {
 	a.metrics.streams.Inc()
 	defer a.metrics.streams.Dec()
 
-	// Resume from Last-Event-ID, when it is one of ours.
-	last, replay := head, false
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		from, ok, err := a.hub.Resume(ctx, id)
+	last, replay := a.resumePoint(r, head)
+	sw := &streamWriter{w: w, rc: startEventStream(w), full: full}
+	sw.add(last.Seq, realtime.Render("connected", nil, time.Now()))
+	if sw.write() != nil {
+		return
+	}
+	if replay {
+		err := a.hub.Replay(ctx, last, head, func(ev realtime.Event) error {
+			last = ev.Pos
+			sw.add(ev.Pos.Seq, sw.pick(ev))
+			if len(sw.buf) < 32<<10 {
+				return nil
+			}
+			return sw.write()
+		})
+		if err != nil || sw.write() != nil {
+			return
+		}
+	}
+	a.relayEvents(ctx, sub, sw, last)
+}
+
+// streamAccess decides who the stream is for: full events for a reviewer's
+// bearer token or ticket, redacted ones for nobody in particular (unless
+// anonymous streams are off). ok is false when it has answered with a
+// problem instead.
+func (a *API) streamAccess(w http.ResponseWriter, r *http.Request) (full, ok bool) {
+	ctx := r.Context()
+	var role review.Role
+	switch {
+	case r.Header.Get("Authorization") != "":
+		op, _, status, msg := a.verifyBearer(ctx, r.Header.Get("Authorization"))
+		if status != 0 {
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="spendsense"`)
+			}
+			writeProblem(w, status, msg)
+			return false, false
+		}
+		full, role = true, op.Role
+	case r.URL.Query().Has("ticket"):
+		op, err := a.store.RedeemTicket(ctx, r.URL.Query().Get("ticket"))
 		if err != nil {
-			a.log.ErrorContext(ctx, "realtime resume", "error", err.Error())
+			if review.ErrorCode(err) == review.EUnauthorized {
+				writeProblem(w, http.StatusUnauthorized, "unknown, expired or already used ticket: get a new one from POST "+ticketPath)
+			} else {
+				a.log.ErrorContext(ctx, "redeem ticket", "error", err.Error())
+				w.Header().Set("Retry-After", "1")
+				writeProblem(w, http.StatusServiceUnavailable, "the database did not answer; retry with a new ticket")
+			}
+			return false, false
+		}
+		full, role = true, op.Role
+	case a.cfg.RealtimeAnonymousOff:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="spendsense"`)
+		writeProblem(w, http.StatusUnauthorized, "the live stream needs a bearer token or ?ticket= from POST "+ticketPath)
+		return false, false
+	}
+	if full && !allowed(reviewers, role) {
+		writeProblem(w, http.StatusForbidden, "role "+string(role)+" may not read the live stream")
+		return false, false
+	}
+	return full, true
+}
+
+// takeStreamSlot takes one of the server's open-stream slots, or answers
+// 503 when there is none; releaseStreamSlot gives it back.
+func (a *API) takeStreamSlot(w http.ResponseWriter) bool {
+	if a.streamSlots == nil {
+		return true
+	}
+	select {
+	case a.streamSlots <- struct{}{}:
+		return true
+	default:
+		w.Header().Set("Retry-After", "5")
+		writeProblem(w, http.StatusServiceUnavailable, "this server has its limit of open streams; retry later")
+		return false
+	}
+}
+
+func (a *API) releaseStreamSlot() {
+	if a.streamSlots != nil {
+		<-a.streamSlots
+	}
+}
+
+// resumePoint is where the stream starts: after Last-Event-ID when it is
+// one of ours (replay: there are events between it and head), else head.
+func (a *API) resumePoint(r *http.Request, head store.EventPos) (last store.EventPos, replay bool) {
+	last = head
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		from, ok, err := a.hub.Resume(r.Context(), id)
+		if err != nil {
+			a.log.ErrorContext(r.Context(), "realtime resume", "error", err.Error())
 		} else if ok {
 			last, replay = from, head.After(from)
 		}
 	}
+	return last, replay
+}
 
+// startEventStream sends the stream's headers.
+func startEventStream(w http.ResponseWriter) *http.ResponseController {
 	// A stream is a legitimately long response: no read deadline (the
 	// server's would end it), and a write deadline per event instead of per
 	// response, so a client that stops reading is dropped.
@@ -170,58 +227,59 @@ func (a *API) serveStream(w http.ResponseWriter, r *http.Request) {
 	// the connection when the handler returns), as the SSE specification suggests.
 	h.Set("Transfer-Encoding", "identity")
 	w.WriteHeader(http.StatusOK)
+	return rc
+}
 
-	// Events are appended to buf and written, with one deadline and one
-	// flush, a batch at a time.
-	var buf []byte
-	add := func(id int64, payload []byte) { buf = realtime.AppendEvent(buf, id, payload) }
-	writeBytes := func(b []byte) error {
-		if len(b) == 0 {
-			return nil
-		}
-		if err := rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return err
-		}
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		return rc.Flush()
+// streamWriter writes a stream's events: appended to buf and written, with
+// one deadline and one flush, a batch at a time.
+type streamWriter struct {
+	w    http.ResponseWriter
+	rc   *http.ResponseController
+	full bool // full events, not redacted
+	buf  []byte
+}
+
+func (sw *streamWriter) add(id int64, payload []byte) {
+	sw.buf = realtime.AppendEvent(sw.buf, id, payload)
+}
+
+func (sw *streamWriter) writeBytes(b []byte) error {
+	if len(b) == 0 {
+		return nil
 	}
-	write := func() error {
-		err := writeBytes(buf)
-		buf = buf[:0]
+	if err := sw.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}
-	pick := func(ev realtime.Event) []byte {
-		if full {
-			return ev.Full
-		}
-		return ev.Redacted
+	if _, err := sw.w.Write(b); err != nil {
+		return err
 	}
-	pickBatch := func(b *realtime.Batch) []byte {
-		if full {
-			return b.Full
-		}
-		return b.Redacted
-	}
+	return sw.rc.Flush()
+}
 
-	add(last.Seq, realtime.Render("connected", nil, time.Now()))
-	if write() != nil {
-		return
+// write sends what add appended.
+func (sw *streamWriter) write() error {
+	err := sw.writeBytes(sw.buf)
+	sw.buf = sw.buf[:0]
+	return err
+}
+
+func (sw *streamWriter) pick(ev realtime.Event) []byte {
+	if sw.full {
+		return ev.Full
 	}
-	if replay {
-		err := a.hub.Replay(ctx, last, head, func(ev realtime.Event) error {
-			last = ev.Pos
-			add(ev.Pos.Seq, pick(ev))
-			if len(buf) < 32<<10 {
-				return nil
-			}
-			return write()
-		})
-		if err != nil || write() != nil {
-			return
-		}
+	return ev.Redacted
+}
+
+func (sw *streamWriter) pickBatch(b *realtime.Batch) []byte {
+	if sw.full {
+		return b.Full
 	}
+	return b.Redacted
+}
+
+// relayEvents sends the hub's batches after last, and a ping when there are
+// none, until the client or the hub goes.
+func (a *API) relayEvents(ctx context.Context, sub *realtime.Sub, sw *streamWriter, last store.EventPos) {
 	ping := time.NewTicker(a.pingEvery)
 	defer ping.Stop()
 	for {
@@ -230,7 +288,7 @@ func (a *API) serveStream(w http.ResponseWriter, r *http.Request) {
 			if batch.Start == last {
 				// In step with the reader: the batch's own bytes.
 				last = batch.End
-				if writeBytes(pickBatch(batch)) != nil {
+				if sw.writeBytes(sw.pickBatch(batch)) != nil {
 					return
 				}
 				continue
@@ -242,15 +300,15 @@ func (a *API) serveStream(w http.ResponseWriter, r *http.Request) {
 					if !ev.Derived {
 						last = ev.Pos
 					}
-					add(last.Seq, pick(ev))
+					sw.add(last.Seq, sw.pick(ev))
 				}
 			}
-			if write() != nil {
+			if sw.write() != nil {
 				return
 			}
 		case <-ping.C:
-			add(last.Seq, realtime.Render("ping", nil, time.Now()))
-			if write() != nil {
+			sw.add(last.Seq, realtime.Render("ping", nil, time.Now()))
+			if sw.write() != nil {
 				return
 			}
 		case <-sub.Gone():
