@@ -88,9 +88,44 @@ func (s *Store) Alerts(ctx context.Context, th AlertThresholds) ([]Alert, error)
 	// The last hour in whole quarter-hours: the current one and the four
 	// before it (60 to 75 minutes).
 	hourFrom := quarter.Add(-4 * bucketWidth)
-	var pending, flagged, failing, approved, rejected int64
-	var oldest, nthOldest, nthFailing, oldestFlag NullTime
-	var firstReject sql.NullInt64
+	c, err := s.alertCounts(ctx, th, hourFrom)
+	if err != nil {
+		return nil, err
+	}
+	alerts := []Alert{}
+	if c.pending > th.QueuePending || (c.oldest.Valid && now.Sub(c.oldest.Time) > th.QueueAge) {
+		alerts = append(alerts, longQueueAlert(c, th, now))
+	}
+	if decided := c.approved + c.rejected; decided >= th.RejectionMinDecisions && decided > 0 {
+		if rate := 100 * float64(c.rejected) / float64(decided); rate >= th.RejectionRate {
+			alerts = append(alerts, rejectionAlert(c, th, hourFrom, rate))
+		}
+	}
+	if c.failing >= th.GuardrailFailures {
+		alerts = append(alerts, guardrailAlert(c, th, now))
+	}
+	if c.flagged > 0 && c.oldestFlag.Valid {
+		alerts = append(alerts, flaggedAlert(c, th, now))
+	}
+	fast, err := s.fastApprovers(ctx, now, th.FastApprovalsPerMinute)
+	if err != nil {
+		return nil, err
+	}
+	alerts = append(alerts, fast...)
+	sortAlerts(alerts)
+	return alerts, nil
+}
+
+// alertFigures is what the alerts are decided from, read in one statement.
+type alertFigures struct {
+	pending, flagged, failing, approved, rejected int64
+	oldest, nthOldest, nthFailing, oldestFlag     NullTime
+	firstReject                                   sql.NullInt64
+}
+
+// alertCounts reads the alerts' figures; the last hour's from hourFrom.
+func (s *Store) alertCounts(ctx context.Context, th AlertThresholds, hourFrom time.Time) (alertFigures, error) {
+	var c alertFigures
 	failingIdx := s.d.indexedBy("idx_recommendations_pending_failed")
 	// The oldest open flag orders by flagged_at alone: with resolved fixed
 	// both engines walk idx_flags_resolved (resolved, flagged_at DESC)
@@ -108,90 +143,85 @@ func (s *Store) Alerts(ctx context.Context, th AlertThresholds) ([]Alert, error)
  (SELECT COALESCE(SUM(n), 0) FROM activity_buckets WHERE bucket >= ? AND action = 'reject'),
  (SELECT MIN(bucket) FROM activity_buckets WHERE bucket >= ? AND action = 'reject' AND n > 0)`,
 		th.QueuePending, th.GuardrailFailures-1, false, hourFrom.Unix(), hourFrom.Unix(), hourFrom.Unix()).Scan(
-		&pending, &flagged, &oldest, &nthOldest, &failing, &nthFailing, &oldestFlag, &approved, &rejected, &firstReject)
+		&c.pending, &c.flagged, &c.oldest, &c.nthOldest, &c.failing, &c.nthFailing, &c.oldestFlag, &c.approved, &c.rejected, &c.firstReject)
 	if err != nil {
-		return nil, fmt.Errorf("alerts: %w", err)
+		return c, fmt.Errorf("alerts: %w", err)
 	}
-	alerts := []Alert{}
+	return c, nil
+}
 
-	// long_queue
-	if pending > th.QueuePending || (oldest.Valid && now.Sub(oldest.Time) > th.QueueAge) {
-		a := Alert{ID: "long_queue:queue", Type: "long_queue", Severity: "medium", Count: pending, ActionURL: "/?status=pending"}
-		began := now
-		if pending > th.QueuePending && nthOldest.Valid {
-			// The items pending now have numbered more than the threshold
-			// since the one past it entered the queue.
-			began = nthOldest.Time
-		}
-		age := time.Duration(0)
-		if oldest.Valid {
-			age = now.Sub(oldest.Time)
-			if age > th.QueueAge && oldest.Time.Add(th.QueueAge).Before(began) {
-				began = oldest.Time.Add(th.QueueAge)
-			}
-		}
-		if pending > 2*th.QueuePending || age > 2*th.QueueAge {
-			a.Severity = "high"
-		}
-		a.Message = fmt.Sprintf("%d recommendations are waiting for review (alert above %d); the oldest has waited %s",
-			pending, th.QueuePending, roundDuration(age))
-		a.CreatedAt = began
-		alerts = append(alerts, a)
+// longQueueAlert: too many pending, or the oldest pending too old.
+func longQueueAlert(c alertFigures, th AlertThresholds, now time.Time) Alert {
+	a := Alert{ID: "long_queue:queue", Type: "long_queue", Severity: "medium", Count: c.pending, ActionURL: "/?status=pending"}
+	began := now
+	if c.pending > th.QueuePending && c.nthOldest.Valid {
+		// The items pending now have numbered more than the threshold
+		// since the one past it entered the queue.
+		began = c.nthOldest.Time
 	}
-
-	// high_rejection_rate
-	if decided := approved + rejected; decided >= th.RejectionMinDecisions && decided > 0 {
-		rate := 100 * float64(rejected) / float64(decided)
-		if rate >= th.RejectionRate {
-			a := Alert{ID: "high_rejection_rate:last_hour", Type: "high_rejection_rate", Severity: "medium", Count: rejected,
-				ActionURL: "/audit-logs?action=reject", CreatedAt: hourFrom}
-			if firstReject.Valid {
-				a.CreatedAt = time.Unix(firstReject.Int64, 0).UTC()
-			}
-			if rate >= 2*th.RejectionRate || rate >= 75 {
-				a.Severity = "high"
-			}
-			a.Message = fmt.Sprintf("%.0f%% of the last hour's %d decisions were rejections (alert at %s%%)",
-				rate, decided, strconv.FormatFloat(th.RejectionRate, 'f', -1, 64))
-			alerts = append(alerts, a)
+	age := time.Duration(0)
+	if c.oldest.Valid {
+		age = now.Sub(c.oldest.Time)
+		if age > th.QueueAge && c.oldest.Time.Add(th.QueueAge).Before(began) {
+			began = c.oldest.Time.Add(th.QueueAge)
 		}
 	}
-
-	// guardrail_failures
-	if failing >= th.GuardrailFailures {
-		a := Alert{ID: "guardrail_failures:pending", Type: "guardrail_failures", Severity: "medium", Count: failing,
-			ActionURL: "/?status=pending", CreatedAt: now}
-		if nthFailing.Valid {
-			a.CreatedAt = nthFailing.Time
-		}
-		if failing >= 5*th.GuardrailFailures {
-			a.Severity = "high"
-		}
-		a.Message = fmt.Sprintf("%d pending recommendations failed a guardrail check (alert at %d)", failing, th.GuardrailFailures)
-		alerts = append(alerts, a)
+	if c.pending > 2*th.QueuePending || age > 2*th.QueueAge {
+		a.Severity = "high"
 	}
+	a.Message = fmt.Sprintf("%d recommendations are waiting for review (alert above %d); the oldest has waited %s",
+		c.pending, th.QueuePending, roundDuration(age))
+	a.CreatedAt = began
+	return a
+}
 
-	// flagged_item
-	if flagged > 0 && oldestFlag.Valid {
-		age := now.Sub(oldestFlag.Time)
-		a := Alert{ID: "flagged_item:open_flags", Type: "flagged_item", Severity: "low", Count: flagged,
-			ActionURL: "/?status=flagged", CreatedAt: oldestFlag.Time}
-		switch {
-		case age >= th.FlagAgeHigh:
-			a.Severity = "high"
-		case age >= th.FlagAgeMedium:
-			a.Severity = "medium"
-		}
-		a.Message = fmt.Sprintf("%d flagged recommendations await senior review; the oldest flag is %s old", flagged, roundDuration(age))
-		alerts = append(alerts, a)
+// rejectionAlert: rate percent of the last hour's decisions were rejections.
+func rejectionAlert(c alertFigures, th AlertThresholds, hourFrom time.Time, rate float64) Alert {
+	decided := c.approved + c.rejected
+	a := Alert{ID: "high_rejection_rate:last_hour", Type: "high_rejection_rate", Severity: "medium", Count: c.rejected,
+		ActionURL: "/audit-logs?action=reject", CreatedAt: hourFrom}
+	if c.firstReject.Valid {
+		a.CreatedAt = time.Unix(c.firstReject.Int64, 0).UTC()
 	}
-
-	fast, err := s.fastApprovers(ctx, now, th.FastApprovalsPerMinute)
-	if err != nil {
-		return nil, err
+	if rate >= 2*th.RejectionRate || rate >= 75 {
+		a.Severity = "high"
 	}
-	alerts = append(alerts, fast...)
+	a.Message = fmt.Sprintf("%.0f%% of the last hour's %d decisions were rejections (alert at %s%%)",
+		rate, decided, strconv.FormatFloat(th.RejectionRate, 'f', -1, 64))
+	return a
+}
 
+// guardrailAlert: too many pending recommendations failed a guardrail.
+func guardrailAlert(c alertFigures, th AlertThresholds, now time.Time) Alert {
+	a := Alert{ID: "guardrail_failures:pending", Type: "guardrail_failures", Severity: "medium", Count: c.failing,
+		ActionURL: "/?status=pending", CreatedAt: now}
+	if c.nthFailing.Valid {
+		a.CreatedAt = c.nthFailing.Time
+	}
+	if c.failing >= 5*th.GuardrailFailures {
+		a.Severity = "high"
+	}
+	a.Message = fmt.Sprintf("%d pending recommendations failed a guardrail check (alert at %d)", c.failing, th.GuardrailFailures)
+	return a
+}
+
+// flaggedAlert: open flags, more severe the older the oldest.
+func flaggedAlert(c alertFigures, th AlertThresholds, now time.Time) Alert {
+	age := now.Sub(c.oldestFlag.Time)
+	a := Alert{ID: "flagged_item:open_flags", Type: "flagged_item", Severity: "low", Count: c.flagged,
+		ActionURL: "/?status=flagged", CreatedAt: c.oldestFlag.Time}
+	switch {
+	case age >= th.FlagAgeHigh:
+		a.Severity = "high"
+	case age >= th.FlagAgeMedium:
+		a.Severity = "medium"
+	}
+	a.Message = fmt.Sprintf("%d flagged recommendations await senior review; the oldest flag is %s old", c.flagged, roundDuration(age))
+	return a
+}
+
+// sortAlerts puts the most severe first, then the oldest.
+func sortAlerts(alerts []Alert) {
 	rank := map[string]int{"high": 0, "medium": 1, "low": 2}
 	sort.SliceStable(alerts, func(i, j int) bool {
 		if rank[alerts[i].Severity] != rank[alerts[j].Severity] {
@@ -199,7 +229,6 @@ func (s *Store) Alerts(ctx context.Context, th AlertThresholds) ([]Alert, error)
 		}
 		return alerts[i].CreatedAt.Before(alerts[j].CreatedAt)
 	})
-	return alerts, nil
 }
 
 // fastWindow is how long a minute of fast approvals keeps unusual_pattern up.
