@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/spendsense/operator-api/internal/auth"
-	"github.com/spendsense/operator-api/internal/delivery"
 	"github.com/spendsense/operator-api/internal/httpapi"
 	"github.com/spendsense/operator-api/internal/review"
 	"github.com/spendsense/operator-api/internal/store"
@@ -49,15 +48,7 @@ func newEnvWith(t *testing.T, s *store.Store, configure func(*httpapi.Config)) *
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	// Approvals insert their delivery job in the approving transaction, as in
-	// an API-only process; no worker runs, so deliveries stay queued.
-	dsvc, err := delivery.New(delivery.Config{Store: s, InsertOnly: true, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetDeliveryQueue(dsvc.Queue()); err != nil {
-		t.Fatal(err)
-	}
+	testdb.DeliveryQueue(t, s)
 	// A generous request deadline: bcrypt under -race on a loaded 2-core
 	// machine can pass the 10 s production default, and a test that is not
 	// about deadlines must not fail with 503 because the machine is slow.

@@ -2,12 +2,10 @@ package store_test
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/spendsense/operator-api/internal/delivery"
 	"github.com/spendsense/operator-api/internal/review"
 	"github.com/spendsense/operator-api/internal/store"
 	"github.com/spendsense/operator-api/internal/testdb"
@@ -21,14 +19,7 @@ func TestCheckSeesDayRollupDrift(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		s.SetUndoWindow(5 * time.Minute)
-		// Approvals insert their delivery jobs, as in an API process.
-		dsvc, err := delivery.New(delivery.Config{Store: s, InsertOnly: true, Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.SetDeliveryQueue(dsvc.Queue()); err != nil {
-			t.Fatal(err)
-		}
+		testdb.DeliveryQueue(t, s) // approvals insert their delivery jobs, as in an API process
 		// ids[2] and ids[5] failed a guardrail; ids[2] is rejected.
 		ids := testdb.Fixture(t, s, 6, 3)
 		op := store.Actor{ID: "op_1", Role: review.RoleOperator}
