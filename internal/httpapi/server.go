@@ -146,6 +146,7 @@ func New(cfg Config) *API {
 	a.registerActions(api)
 	a.registerAnnotations(api)
 	a.registerUsers(api)
+	a.registerTrace(api)
 	a.registerAudit(api)
 	a.registerStats(api)
 	a.registerFlags(api)

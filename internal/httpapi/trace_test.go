@@ -38,8 +38,14 @@ func TestTraceShape(t *testing.T) {
 			r["trace"] = trace
 			return e.do("POST", "/api/ingest/recommendations", ing, map[string]any{"recommendations": []any{r}})
 		}
-		push("tr_ok", traceDoc()).must(t, 200)
+		doc := traceDoc()
+		doc["guardrails_checked_at"] = "2026-11-01T00:00:04.123456+00:00"
+		push("tr_ok", doc).must(t, 200)
 		got := e.do("GET", recPath("tr_ok")+"/trace", e.as(review.RoleOperator), nil).must(t, 200).JSON(t)
+		// Times come back in UTC at the microsecond ingest keeps.
+		if got["guardrails_checked_at"] != "2026-11-01T00:00:04.123456Z" {
+			t.Fatalf("guardrails_checked_at = %v", got["guardrails_checked_at"])
+		}
 		pa := got["persona_assignment"].(map[string]any)
 		cm := got["content_matches"].([]any)[0].(map[string]any)
 		if pa["primary_persona"] != "student" || pa["primary_match_strength"] != 0.8 || pa["engine_extra"] != "kept" ||

@@ -29,8 +29,6 @@ type historyInput struct {
 
 type historyOutput struct{ Body []store.PersonaHistoryEntry }
 
-type traceOutput struct{ Body *store.Trace }
-
 func (a *API) registerUsers(api huma.API) {
 	tags := []string{"Users"}
 	register(api, huma.Operation{
@@ -66,17 +64,5 @@ func (a *API) registerUsers(api huma.API) {
 			return nil, a.problem(ctx, err)
 		}
 		return &historyOutput{Body: h}, nil
-	})
-
-	register(api, huma.Operation{
-		OperationID: "get-trace", Method: http.MethodGet, Path: recPath + "/{id}/trace", Tags: []string{"Recommendations"},
-		Summary: "Decision trace", Description: "Why the engine made this recommendation: signals, persona assignment, content matches, relevance scores, the LLM call and the guardrail results.",
-		Errors: []int{http.StatusNotFound},
-	}, func(ctx context.Context, in *getRecInput) (*traceOutput, error) {
-		t, err := a.store.GetTrace(ctx, in.ID)
-		if err != nil {
-			return nil, a.problem(ctx, err)
-		}
-		return &traceOutput{Body: t}, nil
 	})
 }
