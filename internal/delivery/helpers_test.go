@@ -45,13 +45,13 @@ func fixture(t testing.TB, s *store.Store, prefix string, n int) []string {
 	t.Helper()
 	ctx := context.Background()
 	at := time.Now().Add(-time.Hour)
-	_, err := s.IngestUsers(ctx, []store.IngestUser{{
+	_, err := s.IngestUsers(ctx, []review.IngestUser{{
 		UserID: "u1", ComputedAt: &at,
-		Signals: store.IngestSignals{Days30: store.Signals{
-			Credit: store.CreditSignals{AggregateUtilizationPct: 40, TotalCreditUsed: 2000, TotalCreditAvailable: 5000},
-			Income: store.IncomeSignals{IncomeType: "salaried", PaymentFrequency: "biweekly", MonthlyIncome: 4200},
+		Signals: review.IngestSignals{Days30: review.Signals{
+			Credit: review.CreditSignals{AggregateUtilizationPct: 40, TotalCreditUsed: 2000, TotalCreditAvailable: 5000},
+			Income: review.IncomeSignals{IncomeType: "salaried", PaymentFrequency: "biweekly", MonthlyIncome: 4200},
 		}},
-		Personas: store.IngestPersonas{Days30: store.Persona{Primary: "high_utilization", MatchStrength: 0.8}},
+		Personas: review.IngestPersonas{Days30: review.Persona{Primary: "high_utilization", MatchStrength: 0.8}},
 	}})
 	if err != nil {
 		t.Fatalf("ingest user: %v", err)

@@ -3,20 +3,68 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/spendsense/operator-api/internal/review"
 	"github.com/spendsense/operator-api/internal/store"
 )
+
+// IngestUser is one user pushed by the recommendation engine: the profile,
+// the signals and the personas per window. The 30-day window is required,
+// the 180-day one optional.
+type IngestUser struct {
+	UserID     string         `json:"user_id" minLength:"1" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]{1,128}$" example:"user_0001"`
+	Name       *string        `json:"name,omitempty" nullable:"true" minLength:"1" maxLength:"200" example:"Alex Morgan" doc:"Display name; left unchanged when absent"`
+	ComputedAt *time.Time     `json:"computed_at,omitempty" nullable:"true" doc:"When the engine computed these signals and personas (default: now). Older data never replaces newer."`
+	Signals    IngestSignals  `json:"signals"`
+	Personas   IngestPersonas `json:"personas"`
+}
+
+// IngestSignals are a user's signals by window.
+type IngestSignals struct {
+	Days30  Signals  `json:"30d" doc:"Signals over the last 30 days (required)"`
+	Days180 *Signals `json:"180d,omitempty" doc:"Signals over the last 180 days"`
+}
+
+// IngestPersonas are a user's personas by window.
+type IngestPersonas struct {
+	Days30  Persona  `json:"30d" doc:"Persona over the last 30 days (required)"`
+	Days180 *Persona `json:"180d,omitempty" doc:"Persona over the last 180 days"`
+}
+
+// IngestUsersResult is the answer to a user ingest.
+type IngestUsersResult struct {
+	Upserted       int `json:"upserted" example:"250" doc:"Distinct users created or updated"`
+	PersonaChanges int `json:"persona_changes" example:"12" doc:"Persona history entries appended (a window's first persona, or a change of its primary or secondary persona)"`
+}
+
+func (w IngestUser) domain() review.IngestUser {
+	u := review.IngestUser{
+		UserID: w.UserID, Name: w.Name, ComputedAt: w.ComputedAt,
+		Signals:  review.IngestSignals{Days30: w.Signals.Days30.domain()},
+		Personas: review.IngestPersonas{Days30: review.Persona(w.Personas.Days30)},
+	}
+	if w.Signals.Days180 != nil {
+		sg := w.Signals.Days180.domain()
+		u.Signals.Days180 = &sg
+	}
+	if w.Personas.Days180 != nil {
+		p := review.Persona(*w.Personas.Days180)
+		u.Personas.Days180 = &p
+	}
+	return u
+}
 
 type ingestUsersInput struct {
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255"`
 	Body           struct {
-		Users []store.IngestUser `json:"users" minItems:"1" maxItems:"1000"`
+		Users []IngestUser `json:"users" minItems:"1" maxItems:"1000"`
 	}
 }
 
-type ingestUsersOutput struct{ Body store.IngestUsersResult }
+type ingestUsersOutput struct{ Body IngestUsersResult }
 
 type ingestRecsInput struct {
 	IdempotencyKey string `header:"Idempotency-Key" maxLength:"255"`
@@ -41,12 +89,12 @@ func (a *API) registerIngest(api huma.API) {
 		Errors:       []int{http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity},
 		MaxBodyBytes: ingestMaxBody,
 	}, func(ctx context.Context, in *ingestUsersInput) (*ingestUsersOutput, error) {
-		recordInTx(ctx, http.StatusOK, func(r ...any) any { return r[0].(store.IngestUsersResult) })
-		res, err := a.store.IngestUsers(ctx, in.Body.Users)
+		recordInTx(ctx, http.StatusOK, func(r ...any) any { return IngestUsersResult(r[0].(review.IngestUsersResult)) })
+		res, err := a.store.IngestUsers(ctx, convertAll(in.Body.Users, IngestUser.domain))
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		return &ingestUsersOutput{Body: res}, nil
+		return &ingestUsersOutput{Body: IngestUsersResult(res)}, nil
 	})
 
 	register(api, huma.Operation{

@@ -5,29 +5,27 @@ import (
 	"net/http"
 
 	"github.com/danielgtaylor/huma/v2"
-
-	"github.com/spendsense/operator-api/internal/store"
 )
 
 type userInput struct {
 	UserID string `path:"user_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
 }
 
-type userOutput struct{ Body *store.UserProfile }
+type userOutput struct{ Body *UserProfile }
 
 type signalsInput struct {
 	UserID     string `path:"user_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
 	WindowType string `query:"window_type" default:"30d" enum:"30d,180d"`
 }
 
-type signalsOutput struct{ Body *store.UserSignals }
+type signalsOutput struct{ Body *UserSignals }
 
 type historyInput struct {
 	UserID string `path:"user_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
 	Days   int    `query:"days" default:"180" minimum:"1" maximum:"3650"`
 }
 
-type historyOutput struct{ Body []store.PersonaHistoryEntry }
+type historyOutput struct{ Body []PersonaHistoryEntry }
 
 func (a *API) registerUsers(api huma.API) {
 	tags := []string{"Users"}
@@ -40,7 +38,7 @@ func (a *API) registerUsers(api huma.API) {
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		return &userOutput{Body: p}, nil
+		return &userOutput{Body: profileToWire(p)}, nil
 	})
 
 	register(api, huma.Operation{
@@ -51,7 +49,7 @@ func (a *API) registerUsers(api huma.API) {
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		return &signalsOutput{Body: sg}, nil
+		return &signalsOutput{Body: userSignalsToWire(sg)}, nil
 	})
 
 	register(api, huma.Operation{
@@ -63,6 +61,6 @@ func (a *API) registerUsers(api huma.API) {
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		return &historyOutput{Body: h}, nil
+		return &historyOutput{Body: historyToWire(h)}, nil
 	})
 }

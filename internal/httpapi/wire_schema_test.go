@@ -18,13 +18,13 @@ import (
 func TestWireTypesSchema(t *testing.T) {
 	reg := huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer)
 	type usersBody struct {
-		Users []store.IngestUser `json:"users" minItems:"1" maxItems:"1000"`
+		Users []httpapi.IngestUser `json:"users" minItems:"1" maxItems:"1000"`
 	}
 	type recsBody struct {
 		Recommendations []store.IngestRecommendation `json:"recommendations" minItems:"1" maxItems:"1000"`
 	}
-	for _, v := range []any{usersBody{}, recsBody{}, store.UserProfile{}, store.UserSignals{}, store.PersonaHistoryEntry{},
-		httpapi.Trace{}, store.IngestUsersResult{}, store.IngestRecsResult{}} {
+	for _, v := range []any{usersBody{}, recsBody{}, httpapi.UserProfile{}, httpapi.UserSignals{}, httpapi.PersonaHistoryEntry{},
+		httpapi.Trace{}, httpapi.IngestUsersResult{}, store.IngestRecsResult{}} {
 		reg.Schema(reflect.TypeOf(v), true, "")
 	}
 
@@ -87,20 +87,20 @@ func TestWireTypesSchema(t *testing.T) {
 			t.Errorf("%s.%s enum = %q, want %q", typ.Name(), field, got, strings.Join(want, ","))
 		}
 	}
-	checkEnum(reflect.TypeFor[store.Persona](), "Primary", review.Personas)
-	checkEnum(reflect.TypeFor[store.Persona](), "Secondary", review.Personas)
-	checkEnum(reflect.TypeFor[store.PersonaHistoryEntry](), "Persona", review.Personas)
-	checkEnum(reflect.TypeFor[store.PersonaHistoryEntry](), "WindowType", review.Windows)
-	checkEnum(reflect.TypeFor[store.UserSignals](), "WindowType", review.Windows)
+	checkEnum(reflect.TypeFor[httpapi.Persona](), "Primary", review.Personas)
+	checkEnum(reflect.TypeFor[httpapi.Persona](), "Secondary", review.Personas)
+	checkEnum(reflect.TypeFor[httpapi.PersonaHistoryEntry](), "Persona", review.Personas)
+	checkEnum(reflect.TypeFor[httpapi.PersonaHistoryEntry](), "WindowType", review.Windows)
+	checkEnum(reflect.TypeFor[httpapi.UserSignals](), "WindowType", review.Windows)
 	checkEnum(reflect.TypeFor[store.IngestRecommendation](), "PersonaPrimary", review.Personas)
 	checkEnum(reflect.TypeFor[store.IngestRecommendation](), "PersonaSecondary", review.Personas)
 	checkEnum(reflect.TypeFor[store.IngestRecommendation](), "Type", review.Types)
 	checkEnum(reflect.TypeFor[store.IngestRecommendation](), "Priority", review.Priorities)
 	checkEnum(reflect.TypeFor[httpapi.Trace](), "Type", review.Types)
 	checkEnum(reflect.TypeFor[httpapi.Trace](), "Priority", review.Priorities)
-	checkEnum(reflect.TypeFor[store.IncomeSignals](), "IncomeType", store.IncomeTypes)
-	checkEnum(reflect.TypeFor[store.IncomeSignals](), "PaymentFrequency", store.PaymentFrequencies)
-	for _, typ := range []reflect.Type{reflect.TypeFor[store.IngestRecommendation](), reflect.TypeFor[store.IngestUser]()} {
+	checkEnum(reflect.TypeFor[httpapi.IncomeSignals](), "IncomeType", review.IncomeTypes)
+	checkEnum(reflect.TypeFor[httpapi.IncomeSignals](), "PaymentFrequency", review.PaymentFrequencies)
+	for _, typ := range []reflect.Type{reflect.TypeFor[store.IngestRecommendation](), reflect.TypeFor[httpapi.IngestUser]()} {
 		for _, name := range []string{"ID", "UserID"} {
 			if f, ok := typ.FieldByName(name); ok && f.Tag.Get("pattern") != review.IDPattern {
 				t.Errorf("%s.%s pattern = %q, want %q", typ.Name(), name, f.Tag.Get("pattern"), review.IDPattern)

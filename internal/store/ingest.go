@@ -3,17 +3,10 @@ package store
 import (
 	"context"
 	"slices"
-	"time"
 )
 
 // MaxIngestBatch is the most items one ingest call accepts.
 const MaxIngestBatch = 1000
-
-// maxFutureSkew is how far ahead of the server's clock an engine's
-// computed_at may be. Newer signals always win, so a computed_at far in the
-// future would block every later update; this bounds the damage of a bad
-// clock.
-const maxFutureSkew = time.Hour
 
 // inChunk is how many values one IN (...) list binds.
 const inChunk = 900

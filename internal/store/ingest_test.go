@@ -151,7 +151,7 @@ func TestIngestRecommendations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := (store.RecommendationCounts{Pending: 3, Rejected: 1, Total: 4}); p.RecommendationCounts != want {
+		if want := (review.RecommendationCounts{Pending: 3, Rejected: 1, Total: 4}); p.RecommendationCounts != want {
 			t.Fatalf("counts = %+v, want %+v", p.RecommendationCounts, want)
 		}
 	})
@@ -277,7 +277,7 @@ func TestIngestThousandInOneCall(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		fixedStore(s)
-		users := make([]store.IngestUser, store.MaxIngestBatch)
+		users := make([]review.IngestUser, store.MaxIngestBatch)
 		for i := range users {
 			users[i] = user(fmt.Sprintf("user_%04d", i), clock, persona(review.Personas[i%len(review.Personas)], "", 0.5))
 			users[i].Signals.Days180 = ptr(sampleSignals(60))
@@ -405,7 +405,7 @@ func TestConcurrentIngestSameUser(t *testing.T) {
 		errs := make(chan error, workers)
 		for w := 0; w < workers; w++ {
 			go func() {
-				_, err := s.IngestUsers(context.Background(), []store.IngestUser{user("u", clock, persona("student", "", 0.8))})
+				_, err := s.IngestUsers(context.Background(), []review.IngestUser{user("u", clock, persona("student", "", 0.8))})
 				errs <- err
 			}()
 		}

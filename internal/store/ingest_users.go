@@ -8,110 +8,37 @@ import (
 	"fmt"
 	"slices"
 	"time"
-	"unicode/utf8"
 
 	"github.com/spendsense/operator-api/internal/review"
 )
-
-// IngestUser is one user pushed by the recommendation engine: the profile,
-// the signals and the personas per window. The 30-day window is required,
-// the 180-day one optional.
-type IngestUser struct {
-	UserID     string         `json:"user_id" minLength:"1" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]{1,128}$" example:"user_0001"`
-	Name       *string        `json:"name,omitempty" nullable:"true" minLength:"1" maxLength:"200" example:"Alex Morgan" doc:"Display name; left unchanged when absent"`
-	ComputedAt *time.Time     `json:"computed_at,omitempty" nullable:"true" doc:"When the engine computed these signals and personas (default: now). Older data never replaces newer."`
-	Signals    IngestSignals  `json:"signals"`
-	Personas   IngestPersonas `json:"personas"`
-}
-
-// IngestSignals are a user's signals by window.
-type IngestSignals struct {
-	Days30  Signals  `json:"30d" doc:"Signals over the last 30 days (required)"`
-	Days180 *Signals `json:"180d,omitempty" doc:"Signals over the last 180 days"`
-}
-
-// IngestPersonas are a user's personas by window.
-type IngestPersonas struct {
-	Days30  Persona  `json:"30d" doc:"Persona over the last 30 days (required)"`
-	Days180 *Persona `json:"180d,omitempty" doc:"Persona over the last 180 days"`
-}
-
-// IngestUsersResult is the answer to a user ingest.
-type IngestUsersResult struct {
-	Upserted       int `json:"upserted" example:"250" doc:"Distinct users created or updated"`
-	PersonaChanges int `json:"persona_changes" example:"12" doc:"Persona history entries appended (a window's first persona, or a change of its primary or secondary persona)"`
-}
 
 type windowKey struct{ user, window string }
 
 // windowState is what is known of one user's window: as stored, then as
 // the batch moves it forward.
 type windowState struct {
-	sigAt, personaAt *time.Time // newest known, stored or from the batch
-	persona          *Persona   // current persona, stored or from the batch
-	sigDirty         bool       // the batch has newer signals: write signals
-	personaDirty     bool       // the batch has a newer persona: write persona
-	signals          *Signals   // what to write when sigDirty
-	sigTime, perTime time.Time  // storage for sigAt/personaAt from the batch
+	sigAt, personaAt *time.Time      // newest known, stored or from the batch
+	persona          *review.Persona // current persona, stored or from the batch
+	sigDirty         bool            // the batch has newer signals: write signals
+	personaDirty     bool            // the batch has a newer persona: write persona
+	signals          *review.Signals // what to write when sigDirty
+	sigTime, perTime time.Time       // storage for sigAt/personaAt from the batch
 }
 
 type historyRow struct {
 	key     windowKey
-	persona Persona
+	persona review.Persona
 	at      time.Time
 }
 
-func (u *IngestUser) validate(i int, now time.Time) error {
-	f := fmt.Sprintf("users[%d]", i)
-	if !review.ValidID(u.UserID) {
-		return review.Errorf(review.EInvalid, "%s.user_id must be 1 to 128 characters of A-Z a-z 0-9 _ . : -", f)
-	}
-	if u.Name != nil && *u.Name == "" {
-		u.Name = nil
-	}
-	if u.Name != nil && utf8.RuneCountInString(*u.Name) > 200 {
-		return review.Errorf(review.EInvalid, "%s.name must be at most 200 characters", f)
-	}
-	if u.ComputedAt != nil {
-		if u.ComputedAt.IsZero() {
-			u.ComputedAt = nil
-		} else {
-			t := u.ComputedAt.UTC().Truncate(time.Microsecond)
-			if t.After(now.Add(maxFutureSkew)) {
-				return review.Errorf(review.EInvalid, "%s.computed_at is in the future", f)
-			}
-			u.ComputedAt = &t
-		}
-	}
-	if err := u.Signals.Days30.validate(f + ".signals.30d"); err != nil {
-		return err
-	}
-	if u.Signals.Days180 != nil {
-		if err := u.Signals.Days180.validate(f + ".signals.180d"); err != nil {
-			return err
-		}
-	}
-	if err := u.Personas.Days30.validate(f + ".personas.30d"); err != nil {
-		return err
-	}
-	if u.Personas.Days180 != nil {
-		p := *u.Personas.Days180 // validate normalises; leave the caller's alone
-		if err := p.validate(f + ".personas.180d"); err != nil {
-			return err
-		}
-		u.Personas.Days180 = &p
-	}
-	return nil
-}
-
 // IngestUsers upserts users with their newest signals and current personas
-// per window, in one transaction. Signals and personas dated before what is
+// per window, in one transaction. review.Signals and personas dated before what is
 // stored are ignored (never overwrite newer with older). A window's first
 // persona, and every later change of its primary or secondary persona, is
 // appended to persona_history, dated computed_at. A user may appear more
 // than once in a batch; items are applied in computed_at order.
-func (s *Store) IngestUsers(ctx context.Context, users []IngestUser) (IngestUsersResult, error) {
-	var res IngestUsersResult
+func (s *Store) IngestUsers(ctx context.Context, users []review.IngestUser) (review.IngestUsersResult, error) {
+	var res review.IngestUsersResult
 	if len(users) > MaxIngestBatch {
 		return res, review.Errorf(review.EInvalid, "at most %d users per request", MaxIngestBatch)
 	}
@@ -121,17 +48,17 @@ func (s *Store) IngestUsers(ctx context.Context, users []IngestUser) (IngestUser
 	items := slices.Clone(users) // validation normalises; leave the caller's alone
 	now := s.Now()
 	for i := range items {
-		if err := items[i].validate(i, now); err != nil {
+		if err := items[i].Validate(fmt.Sprintf("users[%d]", i), now); err != nil {
 			return res, err
 		}
 	}
 	err := s.WithLargeTx(ctx, func(tx *Tx) error {
-		res = IngestUsersResult{}
-		order := make([]*IngestUser, len(items))
+		res = review.IngestUsersResult{}
+		order := make([]*review.IngestUser, len(items))
 		for i := range items {
 			order[i] = &items[i]
 		}
-		slices.SortStableFunc(order, func(a, b *IngestUser) int { return a.at(tx.Now).Compare(b.at(tx.Now)) })
+		slices.SortStableFunc(order, func(a, b *review.IngestUser) int { return a.At(tx.Now).Compare(b.At(tx.Now)) })
 		// Profiles first: on PostgreSQL the upsert locks each user's row,
 		// so concurrent ingests of one user queue here and each then reads
 		// the other's committed personas below.
@@ -152,24 +79,15 @@ func (s *Store) IngestUsers(ctx context.Context, users []IngestUser) (IngestUser
 		return tx.recordIdem(ctx, res) // the keyed response renders the result
 	})
 	if err != nil {
-		return IngestUsersResult{}, err
+		return review.IngestUsersResult{}, err
 	}
 	return res, nil
-}
-
-// at is when u's signals and personas were computed (now when it does not
-// say).
-func (u *IngestUser) at(now time.Time) time.Time {
-	if u.ComputedAt != nil {
-		return *u.ComputedAt
-	}
-	return now
 }
 
 // upsertUsers creates or updates the profiles of the users in order (the
 // last name given wins; absent names leave the stored one) and returns
 // their ids, sorted, so that concurrent ingests lock rows in one order.
-func (tx *Tx) upsertUsers(ctx context.Context, order []*IngestUser) ([]string, error) {
+func (tx *Tx) upsertUsers(ctx context.Context, order []*review.IngestUser) ([]string, error) {
 	names := map[string]*string{}
 	for _, u := range order {
 		if _, ok := names[u.UserID]; !ok || u.Name != nil {
@@ -193,9 +111,9 @@ func (tx *Tx) upsertUsers(ctx context.Context, order []*IngestUser) ([]string, e
 // advanceWindows moves each user's windows forward through the batch, in
 // computed_at order, never back past what state holds; it returns the
 // persona changes to append to the history.
-func advanceWindows(order []*IngestUser, state map[windowKey]*windowState, now time.Time) []historyRow {
+func advanceWindows(order []*review.IngestUser, state map[windowKey]*windowState, now time.Time) []historyRow {
 	var history []historyRow
-	apply := func(u *IngestUser, window string, sg *Signals, p *Persona) {
+	apply := func(u *review.IngestUser, window string, sg *review.Signals, p *review.Persona) {
 		if sg == nil && p == nil {
 			return
 		}
@@ -205,13 +123,13 @@ func advanceWindows(order []*IngestUser, state map[windowKey]*windowState, now t
 			st = &windowState{}
 			state[k] = st
 		}
-		t := u.at(now)
+		t := u.At(now)
 		if sg != nil && (st.sigAt == nil || !t.Before(*st.sigAt)) {
 			st.signals, st.sigTime, st.sigDirty = sg, t, true
 			st.sigAt = &st.sigTime
 		}
 		if p != nil && (st.personaAt == nil || !t.Before(*st.personaAt)) {
-			if !st.persona.sameAs(p) {
+			if !st.persona.SameAs(p) {
 				history = append(history, historyRow{k, *p, t})
 			}
 			st.persona, st.perTime, st.personaDirty = p, t, true
@@ -246,7 +164,7 @@ func (tx *Tx) writeWindows(ctx context.Context, state map[windowKey]*windowState
 		st := state[k]
 		if st.sigDirty {
 			sg := *st.signals
-			sg.normalize()
+			sg.Normalize()
 			doc, err := json.Marshal(sg)
 			if err != nil {
 				return err
@@ -326,7 +244,7 @@ FROM user_personas WHERE user_id IN `+in, args...)
 		}
 		for rows.Next() {
 			var k windowKey
-			var p Persona
+			var p review.Persona
 			var secondary sql.NullString
 			var at Time
 			if err := rows.Scan(&k.user, &k.window, &p.Primary, &secondary, &p.MatchStrength, &at); err != nil {

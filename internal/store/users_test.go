@@ -24,35 +24,35 @@ func fixedStore(s *store.Store) *store.Store {
 
 func ptr[T any](v T) *T { return &v }
 
-func sampleSignals(util float64) store.Signals {
-	return store.Signals{
-		Credit: store.CreditSignals{AggregateUtilizationPct: util, TotalCreditUsed: util * 50, TotalCreditAvailable: 5000, AnyInterestCharges: true},
-		Subscriptions: store.SubscriptionSignals{RecurringMerchantCount: 2, MonthlyRecurringSpend: 30.98, SubscriptionSharePct: 4.5,
-			Merchants: []store.Merchant{{Name: "Netflix", Amount: 15.49}, {Name: "Spotify", Amount: 15.49}}},
-		Savings: store.SavingsSignals{TotalSavingsBalance: 1200, SavingsGrowthRatePct: -1.5, NetSavingsInflow: -40, EmergencyFundMonths: 0.4},
-		Income: store.IncomeSignals{IncomeType: "salaried", PaymentFrequency: "biweekly", MedianPayGapDays: 14,
+func sampleSignals(util float64) review.Signals {
+	return review.Signals{
+		Credit: review.CreditSignals{AggregateUtilizationPct: util, TotalCreditUsed: util * 50, TotalCreditAvailable: 5000, AnyInterestCharges: true},
+		Subscriptions: review.SubscriptionSignals{RecurringMerchantCount: 2, MonthlyRecurringSpend: 30.98, SubscriptionSharePct: 4.5,
+			Merchants: []review.Merchant{{Name: "Netflix", Amount: 15.49}, {Name: "Spotify", Amount: 15.49}}},
+		Savings: review.SavingsSignals{TotalSavingsBalance: 1200, SavingsGrowthRatePct: -1.5, NetSavingsInflow: -40, EmergencyFundMonths: 0.4},
+		Income: review.IncomeSignals{IncomeType: "salaried", PaymentFrequency: "biweekly", MedianPayGapDays: 14,
 			IncomeVariabilityPct: 3.2, CashFlowBufferMonths: 0.6, MonthlyIncome: 4200},
 	}
 }
 
-func persona(primary, secondary string, strength float64) store.Persona {
-	p := store.Persona{Primary: primary, MatchStrength: strength}
+func persona(primary, secondary string, strength float64) review.Persona {
+	p := review.Persona{Primary: primary, MatchStrength: strength}
 	if secondary != "" {
 		p.Secondary = &secondary
 	}
 	return p
 }
 
-func user(id string, at time.Time, p30 store.Persona) store.IngestUser {
-	return store.IngestUser{
+func user(id string, at time.Time, p30 review.Persona) review.IngestUser {
+	return review.IngestUser{
 		UserID:     id,
 		ComputedAt: &at,
-		Signals:    store.IngestSignals{Days30: sampleSignals(40)},
-		Personas:   store.IngestPersonas{Days30: p30},
+		Signals:    review.IngestSignals{Days30: sampleSignals(40)},
+		Personas:   review.IngestPersonas{Days30: p30},
 	}
 }
 
-func mustIngestUsers(t *testing.T, s *store.Store, users ...store.IngestUser) store.IngestUsersResult {
+func mustIngestUsers(t *testing.T, s *store.Store, users ...review.IngestUser) review.IngestUsersResult {
 	t.Helper()
 	res, err := s.IngestUsers(context.Background(), users)
 	if err != nil {
@@ -107,7 +107,7 @@ func TestUserIngestAndReads(t *testing.T) {
 			if got, want := p.Personas.Days180, ptr(persona("savings_builder", "", 0.6)); !reflect.DeepEqual(got, want) {
 				t.Fatalf("180d persona = %+v, want %+v", got, want)
 			}
-			if p.RecommendationCounts != (store.RecommendationCounts{}) {
+			if p.RecommendationCounts != (review.RecommendationCounts{}) {
 				t.Fatalf("counts = %+v, want zeros", p.RecommendationCounts)
 			}
 			p2, err := s.GetUserProfile(ctx, "user_2")
@@ -171,7 +171,7 @@ func TestUserIngestAndReads(t *testing.T) {
 					t.Fatalf("entry date = %q", e.Date)
 				}
 			}
-			byWindow := map[string]store.PersonaHistoryEntry{h[0].WindowType: h[0], h[1].WindowType: h[1]}
+			byWindow := map[string]review.PersonaHistoryEntry{h[0].WindowType: h[0], h[1].WindowType: h[1]}
 			if e := byWindow["30d"]; e.Persona != "high_utilization" || e.MatchStrength != 0.87 {
 				t.Fatalf("30d entry = %+v", e)
 			}
@@ -204,7 +204,7 @@ func TestPersonaChangesAppendHistory(t *testing.T) {
 		day := func(n int) time.Time { return clock.AddDate(0, 0, -10+n) }
 
 		steps := []struct {
-			p       store.Persona
+			p       review.Persona
 			changes int
 		}{
 			{persona("high_utilization", "", 0.7), 1},                   // first: recorded
@@ -230,7 +230,7 @@ func TestPersonaChangesAppendHistory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []store.PersonaHistoryEntry{
+		want := []review.PersonaHistoryEntry{
 			{Date: day(3).Format(time.DateOnly), Persona: "subscription_heavy", MatchStrength: 0.8, WindowType: "30d"},
 			{Date: day(2).Format(time.DateOnly), Persona: "subscription_heavy", MatchStrength: 0.8, WindowType: "30d"},
 			{Date: day(0).Format(time.DateOnly), Persona: "high_utilization", MatchStrength: 0.7, WindowType: "30d"},
@@ -344,21 +344,21 @@ func TestIngestUsersInvalid(t *testing.T) {
 		good := user("ok", clock, persona("student", "", 0.5))
 		cases := []struct {
 			name  string
-			edit  func(u *store.IngestUser)
+			edit  func(u *review.IngestUser)
 			field string
 		}{
-			{"bad id", func(u *store.IngestUser) { u.UserID = "has space" }, "users[1].user_id"},
-			{"bad persona", func(u *store.IngestUser) { u.Personas.Days30.Primary = "gambler" }, "users[1].personas.30d.primary"},
-			{"bad secondary", func(u *store.IngestUser) { u.Personas.Days180 = ptr(persona("student", "nope", 0.5)) }, "users[1].personas.180d.secondary"},
-			{"strength", func(u *store.IngestUser) { u.Personas.Days30.MatchStrength = 1.5 }, "match_strength"},
-			{"income type", func(u *store.IngestUser) { u.Signals.Days30.Income.IncomeType = "lottery" }, "users[1].signals.30d.income.income_type"},
-			{"negative", func(u *store.IngestUser) { u.Signals.Days30.Savings.TotalSavingsBalance = -1 }, "total_savings_balance"},
-			{"future", func(u *store.IngestUser) { u.ComputedAt = ptr(clock.Add(2 * time.Hour)) }, "computed_at"},
+			{"bad id", func(u *review.IngestUser) { u.UserID = "has space" }, "users[1].user_id"},
+			{"bad persona", func(u *review.IngestUser) { u.Personas.Days30.Primary = "gambler" }, "users[1].personas.30d.primary"},
+			{"bad secondary", func(u *review.IngestUser) { u.Personas.Days180 = ptr(persona("student", "nope", 0.5)) }, "users[1].personas.180d.secondary"},
+			{"strength", func(u *review.IngestUser) { u.Personas.Days30.MatchStrength = 1.5 }, "match_strength"},
+			{"income type", func(u *review.IngestUser) { u.Signals.Days30.Income.IncomeType = "lottery" }, "users[1].signals.30d.income.income_type"},
+			{"negative", func(u *review.IngestUser) { u.Signals.Days30.Savings.TotalSavingsBalance = -1 }, "total_savings_balance"},
+			{"future", func(u *review.IngestUser) { u.ComputedAt = ptr(clock.Add(2 * time.Hour)) }, "computed_at"},
 		}
 		for _, c := range cases {
 			bad := user("bad", clock, persona("student", "", 0.5))
 			c.edit(&bad)
-			_, err := s.IngestUsers(ctx, []store.IngestUser{good, bad})
+			_, err := s.IngestUsers(ctx, []review.IngestUser{good, bad})
 			wantErr(t, err, review.EInvalid, c.field)
 		}
 		// Nothing of a refused batch was written.

@@ -16,11 +16,11 @@ import (
 func Fixture(t testing.TB, s *store.Store, n, badEvery int) []string {
 	t.Helper()
 	ctx := context.Background()
-	users := []store.IngestUser{}
+	users := []review.IngestUser{}
 	for u := 0; u < 3; u++ {
-		users = append(users, store.IngestUser{UserID: fmt.Sprintf("user_%d", u),
-			Signals:  store.IngestSignals{Days30: sampleSignals()},
-			Personas: store.IngestPersonas{Days30: store.Persona{Primary: "high_utilization", MatchStrength: 0.8}}})
+		users = append(users, review.IngestUser{UserID: fmt.Sprintf("user_%d", u),
+			Signals:  review.IngestSignals{Days30: sampleSignals()},
+			Personas: review.IngestPersonas{Days30: review.Persona{Primary: "high_utilization", MatchStrength: 0.8}}})
 	}
 	if _, err := s.IngestUsers(ctx, users); err != nil {
 		t.Fatal(err)
@@ -64,14 +64,14 @@ func Fixture(t testing.TB, s *store.Store, n, badEvery int) []string {
 	return ids
 }
 
-func sampleSignals() store.Signals {
-	var sg store.Signals
+func sampleSignals() review.Signals {
+	var sg review.Signals
 	sg.Credit.AggregateUtilizationPct = 78
 	sg.Credit.TotalCreditUsed = 7800
 	sg.Credit.TotalCreditAvailable = 10000
 	sg.Credit.AnyInterestCharges = true
 	sg.Subscriptions.RecurringMerchantCount = 2
-	sg.Subscriptions.Merchants = []store.Merchant{{Name: "Netflix", Amount: 15.49}, {Name: "Spotify", Amount: 11.99}}
+	sg.Subscriptions.Merchants = []review.Merchant{{Name: "Netflix", Amount: 15.49}, {Name: "Spotify", Amount: 11.99}}
 	sg.Income.IncomeType = "salaried"
 	sg.Income.PaymentFrequency = "biweekly"
 	return sg
