@@ -57,10 +57,10 @@ func fixture(t testing.TB, s *store.Store, prefix string, n int) []string {
 		t.Fatalf("ingest user: %v", err)
 	}
 	ids := make([]string, n)
-	var recs []store.IngestRecommendation
+	var recs []review.IngestRecommendation
 	for i := range ids {
 		ids[i] = fmt.Sprintf("%s%04d", prefix, i)
-		recs = append(recs, store.IngestRecommendation{
+		recs = append(recs, review.IngestRecommendation{
 			ID: ids[i], UserID: "u1", PersonaPrimary: "high_utilization",
 			Type: "article", Title: "Understanding credit utilization " + ids[i],
 			Rationale: "Your utilization is 40%.", Priority: "high",

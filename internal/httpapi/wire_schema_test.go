@@ -10,7 +10,6 @@ import (
 
 	"github.com/spendsense/operator-api/internal/httpapi"
 	"github.com/spendsense/operator-api/internal/review"
-	"github.com/spendsense/operator-api/internal/store"
 )
 
 // The wire types' tags must build a huma schema, validate the contract's
@@ -21,10 +20,10 @@ func TestWireTypesSchema(t *testing.T) {
 		Users []httpapi.IngestUser `json:"users" minItems:"1" maxItems:"1000"`
 	}
 	type recsBody struct {
-		Recommendations []store.IngestRecommendation `json:"recommendations" minItems:"1" maxItems:"1000"`
+		Recommendations []httpapi.IngestRecommendation `json:"recommendations" minItems:"1" maxItems:"1000"`
 	}
 	for _, v := range []any{usersBody{}, recsBody{}, httpapi.UserProfile{}, httpapi.UserSignals{}, httpapi.PersonaHistoryEntry{},
-		httpapi.Trace{}, httpapi.IngestUsersResult{}, store.IngestRecsResult{}} {
+		httpapi.Trace{}, httpapi.IngestUsersResult{}, httpapi.IngestRecsResult{}} {
 		reg.Schema(reflect.TypeOf(v), true, "")
 	}
 
@@ -92,15 +91,15 @@ func TestWireTypesSchema(t *testing.T) {
 	checkEnum(reflect.TypeFor[httpapi.PersonaHistoryEntry](), "Persona", review.Personas)
 	checkEnum(reflect.TypeFor[httpapi.PersonaHistoryEntry](), "WindowType", review.Windows)
 	checkEnum(reflect.TypeFor[httpapi.UserSignals](), "WindowType", review.Windows)
-	checkEnum(reflect.TypeFor[store.IngestRecommendation](), "PersonaPrimary", review.Personas)
-	checkEnum(reflect.TypeFor[store.IngestRecommendation](), "PersonaSecondary", review.Personas)
-	checkEnum(reflect.TypeFor[store.IngestRecommendation](), "Type", review.Types)
-	checkEnum(reflect.TypeFor[store.IngestRecommendation](), "Priority", review.Priorities)
+	checkEnum(reflect.TypeFor[httpapi.IngestRecommendation](), "PersonaPrimary", review.Personas)
+	checkEnum(reflect.TypeFor[httpapi.IngestRecommendation](), "PersonaSecondary", review.Personas)
+	checkEnum(reflect.TypeFor[httpapi.IngestRecommendation](), "Type", review.Types)
+	checkEnum(reflect.TypeFor[httpapi.IngestRecommendation](), "Priority", review.Priorities)
 	checkEnum(reflect.TypeFor[httpapi.Trace](), "Type", review.Types)
 	checkEnum(reflect.TypeFor[httpapi.Trace](), "Priority", review.Priorities)
 	checkEnum(reflect.TypeFor[httpapi.IncomeSignals](), "IncomeType", review.IncomeTypes)
 	checkEnum(reflect.TypeFor[httpapi.IncomeSignals](), "PaymentFrequency", review.PaymentFrequencies)
-	for _, typ := range []reflect.Type{reflect.TypeFor[store.IngestRecommendation](), reflect.TypeFor[httpapi.IngestUser]()} {
+	for _, typ := range []reflect.Type{reflect.TypeFor[httpapi.IngestRecommendation](), reflect.TypeFor[httpapi.IngestUser]()} {
 		for _, name := range []string{"ID", "UserID"} {
 			if f, ok := typ.FieldByName(name); ok && f.Tag.Get("pattern") != review.IDPattern {
 				t.Errorf("%s.%s pattern = %q, want %q", typ.Name(), name, f.Tag.Get("pattern"), review.IDPattern)

@@ -21,7 +21,7 @@ type ingested struct {
 }
 
 // hasher computes recommendations.content_hash the way ingest does
-// (store.IngestRecommendation.ContentHash: SHA-256 over a fixed prefix and
+// (review.IngestRecommendation.ContentHash: SHA-256 over a fixed prefix and
 // the item's canonical JSON), so that replaying a seeded item through the
 // ingest API is recognised as unchanged. Building that JSON by hand is an
 // order of magnitude cheaper than decoding and re-encoding the trace

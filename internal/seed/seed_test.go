@@ -515,7 +515,7 @@ FROM operator_audit_log ORDER BY recommendation_id, timestamp, audit_id`)
 				fail("trace documents %v %v %v", assign, scores, sig)
 			}
 			// Exactly the contract's shape: what ingest accepts.
-			if err := store.CheckTraceShape(&store.IngestTrace{Signals: json.RawMessage(tr.signals), PersonaAssignment: json.RawMessage(tr.assign),
+			if err := review.CheckTraceShape(&review.IngestTrace{Signals: json.RawMessage(tr.signals), PersonaAssignment: json.RawMessage(tr.assign),
 				ContentMatches: json.RawMessage(tr.matches), RelevanceScores: json.RawMessage(tr.sc)}); err != nil {
 				fail("trace shape: %v", err)
 			}
@@ -684,7 +684,7 @@ FROM recommendations r JOIN decision_traces t ON t.recommendation_id = r.recomme
 		}
 		type row struct {
 			id, hash string
-			tr       store.IngestTrace
+			tr       review.IngestTrace
 		}
 		var all []row
 		for rows.Next() {
@@ -710,7 +710,7 @@ FROM recommendations r JOIN decision_traces t ON t.recommendation_id = r.recomme
 			if err != nil {
 				t.Fatal(err)
 			}
-			in := store.IngestRecommendation{ID: r.ID, UserID: r.UserID, PersonaPrimary: r.PersonaPrimary, PersonaSecondary: r.PersonaSecondary,
+			in := review.IngestRecommendation{ID: r.ID, UserID: r.UserID, PersonaPrimary: r.PersonaPrimary, PersonaSecondary: r.PersonaSecondary,
 				Type: r.Type, Title: r.Title, Rationale: r.Rationale, Priority: r.Priority, ContentURL: r.ContentURL,
 				ReadTimeMinutes: r.ReadTimeMinutes, GuardrailsPassed: r.Guardrails, GeneratedAt: r.GeneratedAt, Trace: &x.tr}
 			want, err := in.ContentHash()

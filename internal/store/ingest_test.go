@@ -15,8 +15,8 @@ import (
 	"github.com/spendsense/operator-api/internal/testdb"
 )
 
-func rec(id, userID string) store.IngestRecommendation {
-	return store.IngestRecommendation{
+func rec(id, userID string) review.IngestRecommendation {
+	return review.IngestRecommendation{
 		ID: id, UserID: userID,
 		PersonaPrimary: "high_utilization", PersonaSecondary: ptr("subscription_heavy"),
 		Type: "article", Title: "Understanding credit utilization",
@@ -27,9 +27,9 @@ func rec(id, userID string) store.IngestRecommendation {
 	}
 }
 
-func withTrace(r store.IngestRecommendation) store.IngestRecommendation {
+func withTrace(r review.IngestRecommendation) review.IngestRecommendation {
 	base := clock.Add(-2 * time.Hour)
-	r.Trace = &store.IngestTrace{
+	r.Trace = &review.IngestTrace{
 		SignalsDetectedAt:    base,
 		PersonaAssignedAt:    base.Add(1 * time.Second),
 		ContentMatchedAt:     base.Add(2 * time.Second),
@@ -46,7 +46,7 @@ func withTrace(r store.IngestRecommendation) store.IngestRecommendation {
 	return r
 }
 
-func mustIngestRecs(t *testing.T, s *store.Store, recs ...store.IngestRecommendation) store.IngestRecsResult {
+func mustIngestRecs(t *testing.T, s *store.Store, recs ...review.IngestRecommendation) review.IngestRecsResult {
 	t.Helper()
 	res, err := s.IngestRecommendations(context.Background(), recs)
 	if err != nil {
@@ -241,33 +241,33 @@ func TestIngestRecommendationsInvalid(t *testing.T) {
 		fixedStore(s)
 		mustIngestUsers(t, s, user("u1", clock, persona("student", "", 0.8)))
 		cases := []struct {
-			edit  func(r *store.IngestRecommendation)
+			edit  func(r *review.IngestRecommendation)
 			field string
 		}{
-			{func(r *store.IngestRecommendation) { r.ID = "bad id" }, "recommendations[1].id"},
-			{func(r *store.IngestRecommendation) { r.ID = strings.Repeat("x", 129) }, "recommendations[1].id"},
-			{func(r *store.IngestRecommendation) { r.PersonaPrimary = "x" }, "persona_primary"},
-			{func(r *store.IngestRecommendation) { r.Type = "podcast" }, "type"},
-			{func(r *store.IngestRecommendation) { r.Priority = "urgent" }, "priority"},
-			{func(r *store.IngestRecommendation) { r.Title = "  " }, "title"},
-			{func(r *store.IngestRecommendation) { r.Rationale = strings.Repeat("é", 5001) }, "rationale"},
-			{func(r *store.IngestRecommendation) { r.GeneratedAt = time.Time{} }, "generated_at"},
-			{func(r *store.IngestRecommendation) { r.Trace.Signals = nil }, "recommendations[1].trace.signals"},
-			{func(r *store.IngestRecommendation) { r.Trace.RelevanceScores = json.RawMessage("null") }, "trace.relevance_scores"},
-			{func(r *store.IngestRecommendation) { r.Trace.ContentMatches = json.RawMessage(`[1] [2]`) }, "trace.content_matches"},
-			{func(r *store.IngestRecommendation) { r.Trace.Temperature = -1 }, "trace.temperature"},
-			{func(r *store.IngestRecommendation) { r.Trace.ContentMatchedAt = time.Time{} }, "trace.content_matched_at"},
+			{func(r *review.IngestRecommendation) { r.ID = "bad id" }, "recommendations[1].id"},
+			{func(r *review.IngestRecommendation) { r.ID = strings.Repeat("x", 129) }, "recommendations[1].id"},
+			{func(r *review.IngestRecommendation) { r.PersonaPrimary = "x" }, "persona_primary"},
+			{func(r *review.IngestRecommendation) { r.Type = "podcast" }, "type"},
+			{func(r *review.IngestRecommendation) { r.Priority = "urgent" }, "priority"},
+			{func(r *review.IngestRecommendation) { r.Title = "  " }, "title"},
+			{func(r *review.IngestRecommendation) { r.Rationale = strings.Repeat("é", 5001) }, "rationale"},
+			{func(r *review.IngestRecommendation) { r.GeneratedAt = time.Time{} }, "generated_at"},
+			{func(r *review.IngestRecommendation) { r.Trace.Signals = nil }, "recommendations[1].trace.signals"},
+			{func(r *review.IngestRecommendation) { r.Trace.RelevanceScores = json.RawMessage("null") }, "trace.relevance_scores"},
+			{func(r *review.IngestRecommendation) { r.Trace.ContentMatches = json.RawMessage(`[1] [2]`) }, "trace.content_matches"},
+			{func(r *review.IngestRecommendation) { r.Trace.Temperature = -1 }, "trace.temperature"},
+			{func(r *review.IngestRecommendation) { r.Trace.ContentMatchedAt = time.Time{} }, "trace.content_matched_at"},
 		}
 		for _, c := range cases {
 			bad := withTrace(rec("bad", "u1"))
 			c.edit(&bad)
-			_, err := s.IngestRecommendations(ctx, []store.IngestRecommendation{rec("good", "u1"), bad})
+			_, err := s.IngestRecommendations(ctx, []review.IngestRecommendation{rec("good", "u1"), bad})
 			wantErr(t, err, review.EInvalid, c.field)
 		}
 		if _, err := s.GetRecommendation(ctx, "good"); review.ErrorCode(err) != review.ENotFound {
 			t.Fatalf("part of a refused batch was stored: %v", err)
 		}
-		many := make([]store.IngestRecommendation, store.MaxIngestBatch+1)
+		many := make([]review.IngestRecommendation, store.MaxIngestBatch+1)
 		_, err := s.IngestRecommendations(ctx, many)
 		wantErr(t, err, review.EInvalid, "at most 1000")
 	})
@@ -290,7 +290,7 @@ func TestIngestThousandInOneCall(t *testing.T) {
 			t.Fatalf("users = %+v", ures)
 		}
 
-		recs := make([]store.IngestRecommendation, store.MaxIngestBatch)
+		recs := make([]review.IngestRecommendation, store.MaxIngestBatch)
 		for i := range recs {
 			recs[i] = withTrace(rec(fmt.Sprintf("rec_%05d", i), fmt.Sprintf("user_%04d", i%100)))
 		}
@@ -360,12 +360,12 @@ func TestConcurrentIngestSameBatch(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, s *store.Store) {
 		fixedStore(s)
 		mustIngestUsers(t, s, user("u1", clock, persona("student", "", 0.8)))
-		recs := make([]store.IngestRecommendation, 300)
+		recs := make([]review.IngestRecommendation, 300)
 		for i := range recs {
 			recs[i] = withTrace(rec(fmt.Sprintf("r%03d", i), "u1"))
 		}
 		const workers = 4
-		results := make(chan store.IngestRecsResult, workers)
+		results := make(chan review.IngestRecsResult, workers)
 		errs := make(chan error, workers)
 		for w := 0; w < workers; w++ {
 			batch := slices.Clone(recs)

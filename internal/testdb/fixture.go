@@ -26,7 +26,7 @@ func Fixture(t testing.TB, s *store.Store, n, badEvery int) []string {
 		t.Fatal(err)
 	}
 	personas, types, prios := review.Personas, review.Types, review.Priorities
-	var recs []store.IngestRecommendation
+	var recs []review.IngestRecommendation
 	var ids []string
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("rec_%04d", i)
@@ -35,11 +35,11 @@ func Fixture(t testing.TB, s *store.Store, n, badEvery int) []string {
 		if badEvery > 0 && i%badEvery == badEvery-1 {
 			g.AdviceCheck = false
 		}
-		recs = append(recs, store.IngestRecommendation{ID: id, UserID: fmt.Sprintf("user_%d", i%3),
+		recs = append(recs, review.IngestRecommendation{ID: id, UserID: fmt.Sprintf("user_%d", i%3),
 			PersonaPrimary: personas[i%len(personas)], Type: types[i%len(types)], Priority: prios[i%len(prios)],
 			Title: "Title " + id, Rationale: "Because of your numbers (" + id + ")", GuardrailsPassed: g,
 			GeneratedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
-			Trace: &store.IngestTrace{
+			Trace: &review.IngestTrace{
 				SignalsDetectedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), PersonaAssignedAt: time.Date(2026, 11, 1, 0, 0, 1, 0, time.UTC),
 				ContentMatchedAt: time.Date(2026, 11, 1, 0, 0, 2, 0, time.UTC), RationaleGeneratedAt: time.Date(2026, 11, 1, 0, 0, 3, 0, time.UTC),
 				GuardrailsCheckedAt: time.Date(2026, 11, 1, 0, 0, 4, 0, time.UTC),

@@ -1,4 +1,4 @@
-package store
+package review
 
 import (
 	"bytes"
@@ -13,11 +13,11 @@ import (
 // the dashboard renders these fields and crashed on a trace that had
 // content_matches[].score instead of relevance_score.
 
-// kind is the JSON type a field must have.
-type kind int
+// jsonKind is the JSON type a field must have.
+type jsonKind int
 
 const (
-	kNumber kind = iota
+	kNumber jsonKind = iota
 	kString
 	kBool
 	kObject
@@ -26,13 +26,13 @@ const (
 	kFraction // a number from 0 to 1
 )
 
-func (k kind) String() string {
+func (k jsonKind) String() string {
 	return [...]string{"a number", "a string", "true or false", "an object", "an array", "a string or null", "a number from 0 to 1"}[k]
 }
 
 // signalFields are the fields of the four signal objects, as the signals
 // endpoint returns them.
-var signalFields = map[string]map[string]kind{
+var signalFields = map[string]map[string]jsonKind{
 	"credit": {"aggregate_utilization_pct": kNumber, "total_credit_used": kNumber, "total_credit_available": kNumber,
 		"any_interest_charges": kBool},
 	"subscriptions": {"recurring_merchant_count": kNumber, "monthly_recurring_spend": kNumber, "subscription_share_pct": kNumber,
@@ -44,10 +44,10 @@ var signalFields = map[string]map[string]kind{
 }
 
 var (
-	assignmentFields = map[string]kind{"primary_persona": kString, "primary_match_strength": kFraction,
+	assignmentFields = map[string]jsonKind{"primary_persona": kString, "primary_match_strength": kFraction,
 		"criteria_met": kArray, "secondary_persona": kStringOrNull}
-	matchFields    = map[string]kind{"content_id": kString, "title": kString, "relevance_score": kFraction, "match_reason": kString}
-	merchantFields = map[string]kind{"name": kString, "amount": kNumber}
+	matchFields    = map[string]jsonKind{"content_id": kString, "title": kString, "relevance_score": kFraction, "match_reason": kString}
+	merchantFields = map[string]jsonKind{"name": kString, "amount": kNumber}
 )
 
 // shapeError is a trace field of the wrong type.
@@ -161,7 +161,7 @@ func checkScores(path string, v any) error {
 
 // checkObject checks that v is an object whose named fields, where
 // present, have their kinds.
-func checkObject(path string, v any, fields map[string]kind) error {
+func checkObject(path string, v any, fields map[string]jsonKind) error {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return &shapeError{path, kObject.String()}
@@ -175,7 +175,7 @@ func checkObject(path string, v any, fields map[string]kind) error {
 	return nil
 }
 
-func isKind(v any, k kind) bool {
+func isKind(v any, k jsonKind) bool {
 	switch k {
 	case kNumber:
 		_, ok := v.(json.Number)
