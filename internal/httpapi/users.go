@@ -7,22 +7,26 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 )
 
-type userInput struct {
+// UserTarget is the user every users operation reads. Inputs embed it;
+// huma binds the parameters of an exported embedded struct as its own.
+type UserTarget struct {
 	UserID string `path:"user_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
 }
+
+type userInput struct{ UserTarget }
 
 type userOutput struct{ Body *UserProfile }
 
 type signalsInput struct {
-	UserID     string `path:"user_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
+	UserTarget
 	WindowType string `query:"window_type" default:"30d" enum:"30d,180d"`
 }
 
 type signalsOutput struct{ Body *UserSignals }
 
 type historyInput struct {
-	UserID string `path:"user_id" maxLength:"128" pattern:"^[A-Za-z0-9_.:-]+$" patternDescription:"an id: 1 to 128 letters, digits, _ . : or -"`
-	Days   int    `query:"days" default:"180" minimum:"1" maximum:"3650"`
+	UserTarget
+	Days int `query:"days" default:"180" minimum:"1" maximum:"3650"`
 }
 
 type historyOutput struct{ Body []PersonaHistoryEntry }

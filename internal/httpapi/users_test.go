@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/spendsense/operator-api/internal/review"
@@ -30,6 +31,12 @@ func TestUsersAndTrace(t *testing.T) {
 			t.Errorf("history = %v", h)
 		}
 		e.do("GET", "/api/operator/users/user_0/persona-history?days=0", op, nil).must(t, 422)
+		// The user id is checked on every users operation before any read.
+		for _, path := range []string{"", "/signals", "/persona-history"} {
+			e.do("GET", "/api/operator/users/user$0"+path, op, nil).must(t, 422)
+			e.do("GET", "/api/operator/users/"+strings.Repeat("u", 129)+path, op, nil).must(t, 422)
+			e.do("GET", "/api/operator/users/"+strings.Repeat("u", 128)+path, op, nil).must(t, 404)
+		}
 
 		tr := e.do("GET", "/api/operator/recommendations/"+ids[0]+"/trace", op, nil).must(t, 200).JSON(t)
 		for _, k := range []string{"signals", "persona_assignment", "content_matches", "relevance_scores", "llm_model", "temperature", "tokens_used",
