@@ -27,9 +27,9 @@ func TestPeriodicJobSealsNewRows(t *testing.T) {
 		key := ed25519.NewKeyFromSeed(make([]byte, 32))
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
 		ids := testdb.Fixture(t, s, 6, 0)
-		actor := store.Actor{ID: "op", Role: review.RoleOperator}
+		actor := review.Actor{ID: "op", Role: review.RoleOperator}
 		approve := func(id string) {
-			if _, err := s.Approve(ctx, store.ApproveInput{ID: id, Actor: actor}); err != nil {
+			if _, err := s.Approve(ctx, review.ApproveInput{ID: id, Actor: actor}); err != nil {
 				t.Fatal(err)
 			}
 		}

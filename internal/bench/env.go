@@ -432,7 +432,7 @@ func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 // dataset reused from an earlier run already has them.
 func (e *env) tagCards(ctx context.Context, s *store.Store) error {
 	names := []string{"needs_review", "edge_case", "training_example", "tone_concern"}
-	actor := store.Actor{ID: e.opIDs[0], Role: review.RoleOperator}
+	actor := review.Actor{ID: e.opIDs[0], Role: review.RoleOperator}
 	for i := 0; i < len(e.pageIDs); i += 4 {
 		_, err := s.AddTag(ctx, actor, e.pageIDs[i], names[(i/4)%len(names)])
 		if err != nil && review.ErrorCode(err) != review.EConflict {

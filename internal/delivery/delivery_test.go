@@ -81,7 +81,7 @@ func TestDeliverSuccess(t *testing.T) {
 		if err != nil || res.Approved != 4 {
 			t.Fatalf("bulk approve = %+v, %v", res, err)
 		}
-		_, flagID, err := s.Flag(ctx, store.FlagInput{ID: ids[5], Actor: operator, Reason: "check tone"})
+		_, flagID, err := s.Flag(ctx, review.FlagInput{ID: ids[5], Actor: operator, Reason: "check tone"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -319,7 +319,7 @@ func TestApprovalAndJobAreAtomic(t *testing.T) {
 		ids := fixture(t, s, "at", 2)
 		newService(t, s, nil, opts{insertOnly: true})
 		approve(t, s, ids[0])
-		if _, err := s.Approve(ctx, store.ApproveInput{ID: ids[0], Actor: operator}); review.ErrorCode(err) != review.EConflict {
+		if _, err := s.Approve(ctx, review.ApproveInput{ID: ids[0], Actor: operator}); review.ErrorCode(err) != review.EConflict {
 			t.Fatalf("second approve: %v, want conflict", err)
 		}
 		if js := jobStates(t, s); js["available"] != 1 {
@@ -332,7 +332,7 @@ func TestApprovalAndJobAreAtomic(t *testing.T) {
 		if err := s.SetDeliveryQueue(failing); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Approve(ctx, store.ApproveInput{ID: ids[1], Actor: operator}); err == nil {
+		if _, err := s.Approve(ctx, review.ApproveInput{ID: ids[1], Actor: operator}); err == nil {
 			t.Fatal("approve succeeded without its job")
 		}
 		rec, err := s.GetRecommendation(ctx, ids[1])
@@ -389,7 +389,7 @@ func TestConcurrentApprovals(t *testing.T) {
 			awg.Add(1)
 			go func() {
 				defer awg.Done()
-				if _, err := s.Approve(ctx, store.ApproveInput{ID: id, Actor: operator}); err != nil {
+				if _, err := s.Approve(ctx, review.ApproveInput{ID: id, Actor: operator}); err != nil {
 					errs <- fmt.Errorf("approve %s: %w", id, err)
 				}
 			}()

@@ -32,9 +32,9 @@ func TestMain(m *testing.M) {
 const secret = "test-delivery-secret"
 
 var (
-	operator = store.Actor{ID: "op_test", Role: review.RoleOperator}
-	senior   = store.Actor{ID: "op_senior", Role: review.RoleSenior}
-	admin    = store.Actor{ID: "op_admin", Role: review.RoleAdmin}
+	operator = review.Actor{ID: "op_test", Role: review.RoleOperator}
+	senior   = review.Actor{ID: "op_senior", Role: review.RoleSenior}
+	admin    = review.Actor{ID: "op_admin", Role: review.RoleAdmin}
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -236,7 +236,7 @@ func countStatus(t testing.TB, s *store.Store, status string) int {
 
 func approve(t testing.TB, s *store.Store, id string) {
 	t.Helper()
-	if _, err := s.Approve(context.Background(), store.ApproveInput{ID: id, Actor: operator}); err != nil {
+	if _, err := s.Approve(context.Background(), review.ApproveInput{ID: id, Actor: operator}); err != nil {
 		t.Fatalf("approve %s: %v", id, err)
 	}
 }

@@ -28,18 +28,18 @@ type ActionTarget struct {
 // cannot be a version can never match, so it is a 412 like a stale one.
 // (It is called by the handler, not by huma as a huma.Resolver would be,
 // so that the 412 carries its own detail.)
-func (t *ActionTarget) Resolve() (store.Precondition, error) {
+func (t *ActionTarget) Resolve() (review.Precondition, error) {
 	v := strings.TrimSpace(t.IfMatch)
 	if v == "" || v == "*" {
-		return store.Precondition{}, nil
+		return review.Precondition{}, nil
 	}
 	v = strings.TrimPrefix(v, "W/")
 	v = strings.Trim(v, `"`)
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return store.Precondition{}, huma.NewError(http.StatusPreconditionFailed, "If-Match must be the ETag of the recommendation, e.g. \"3\"")
+		return review.Precondition{}, huma.NewError(http.StatusPreconditionFailed, "If-Match must be the ETag of the recommendation, e.g. \"3\"")
 	}
-	return store.Precondition{IfMatch: &n}, nil
+	return review.Precondition{IfMatch: &n}, nil
 }
 
 type approveInput struct {
@@ -89,12 +89,12 @@ type modifyInput struct {
 
 type modifyOutput struct {
 	Body struct {
-		Status           string                  `json:"status" enum:"modified"`
-		RecommendationID string                  `json:"recommendation_id"`
-		ModifiedBy       string                  `json:"modified_by"`
-		ModifiedAt       *time.Time              `json:"modified_at"`
-		Modifications    map[string]store.Change `json:"modifications" doc:"Each changed field with its value before and after."`
-		Recommendation   Recommendation          `json:"recommendation"`
+		Status           string                   `json:"status" enum:"modified"`
+		RecommendationID string                   `json:"recommendation_id"`
+		ModifiedBy       string                   `json:"modified_by"`
+		ModifiedAt       *time.Time               `json:"modified_at"`
+		Modifications    map[string]review.Change `json:"modifications" doc:"Each changed field with its value before and after."`
+		Recommendation   Recommendation           `json:"recommendation"`
 	}
 }
 
@@ -188,7 +188,7 @@ func (a *API) registerApprove(api huma.API, tags []string) {
 			return nil, err
 		}
 		actor := actorFrom(ctx)
-		ain := store.ApproveInput{ID: in.ID, Actor: actor, Pre: pre}
+		ain := review.ApproveInput{ID: in.ID, Actor: actor, Pre: pre}
 		if in.Body != nil {
 			ain.Notes, ain.Override = in.Body.Notes, in.Body.OverrideGuardrails
 			if ain.Notes != "" {
@@ -233,7 +233,7 @@ func (a *API) registerReject(api huma.API, tags []string) {
 			return out
 		}
 		recordInTx(ctx, http.StatusOK, func(r ...any) any { return respond(r[0].(*review.Recommendation)).Body })
-		rec, err := a.store.Reject(ctx, store.RejectInput{ID: in.ID, Actor: actor, Reason: in.Body.Reason, Pre: pre})
+		rec, err := a.store.Reject(ctx, review.RejectInput{ID: in.ID, Actor: actor, Reason: in.Body.Reason, Pre: pre})
 		a.count(review.ActionReject, err)
 		if err != nil {
 			return nil, a.problem(ctx, err)
@@ -268,7 +268,7 @@ func (a *API) registerModify(api huma.API, tags []string) {
 			}
 		}
 		actor := actorFrom(ctx)
-		respond := func(rec *review.Recommendation, changes map[string]store.Change) *modifyOutput {
+		respond := func(rec *review.Recommendation, changes map[string]review.Change) *modifyOutput {
 			out := &modifyOutput{}
 			out.Body.Status, out.Body.RecommendationID, out.Body.Modifications = "modified", rec.ID, changes
 			out.Body.ModifiedBy, out.Body.ModifiedAt, out.Body.Recommendation = actor.ID, rec.ModifiedAt, toWire(rec)
@@ -278,9 +278,9 @@ func (a *API) registerModify(api huma.API, tags []string) {
 			return out
 		}
 		recordInTx(ctx, http.StatusOK, func(r ...any) any {
-			return respond(r[0].(*review.Recommendation), r[1].(map[string]store.Change)).Body
+			return respond(r[0].(*review.Recommendation), r[1].(map[string]review.Change)).Body
 		})
-		rec, changes, err := a.store.Modify(ctx, store.ModifyInput{ID: in.ID, Actor: actor, Title: b.Title, Rationale: b.Rationale, Priority: b.Priority, Pre: pre})
+		rec, changes, err := a.store.Modify(ctx, review.ModifyInput{ID: in.ID, Actor: actor, Title: b.Title, Rationale: b.Rationale, Priority: b.Priority, Pre: pre})
 		a.count(review.ActionModify, err)
 		if err != nil {
 			return nil, a.problem(ctx, err)
@@ -309,7 +309,7 @@ func (a *API) registerFlag(api huma.API, tags []string) {
 			return out
 		}
 		recordInTx(ctx, http.StatusOK, func(r ...any) any { return respond(r[0].(*review.Recommendation), r[1].(string)).Body })
-		rec, flagID, err := a.store.Flag(ctx, store.FlagInput{ID: in.ID, Actor: actor, Reason: in.Body.Reason, Pre: pre})
+		rec, flagID, err := a.store.Flag(ctx, review.FlagInput{ID: in.ID, Actor: actor, Reason: in.Body.Reason, Pre: pre})
 		a.count(review.ActionFlag, err)
 		if err != nil {
 			return nil, a.problem(ctx, err)

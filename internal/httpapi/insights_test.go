@@ -58,15 +58,15 @@ func TestAnalyticsHandComputed(t *testing.T) {
 		// 8th in New York, the day its clocks went forward: 23 hours long).
 		at(2026, 3, 9, 3, 0)
 		ids := testdb.Fixture(t, s, 10, 0)
-		opA := store.Actor{ID: "op_a", Role: review.RoleOperator}
-		opB := store.Actor{ID: "op_b", Role: review.RoleOperator}
-		approve := func(id string, a store.Actor) {
-			if _, err := s.Approve(ctx, store.ApproveInput{ID: id, Actor: a}); err != nil {
+		opA := review.Actor{ID: "op_a", Role: review.RoleOperator}
+		opB := review.Actor{ID: "op_b", Role: review.RoleOperator}
+		approve := func(id string, a review.Actor) {
+			if _, err := s.Approve(ctx, review.ApproveInput{ID: id, Actor: a}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		reject := func(id string, a store.Actor) {
-			if _, err := s.Reject(ctx, store.RejectInput{ID: id, Actor: a, Reason: "no"}); err != nil {
+		reject := func(id string, a review.Actor) {
+			if _, err := s.Reject(ctx, review.RejectInput{ID: id, Actor: a, Reason: "no"}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -79,12 +79,12 @@ func TestAnalyticsHandComputed(t *testing.T) {
 		at(2026, 3, 10, 5, 0) // 1,560 min
 		approve(ids[2], opB)
 		at(2026, 3, 10, 6, 0)
-		if _, _, err := s.Flag(ctx, store.FlagInput{ID: ids[4], Actor: opB, Reason: "look"}); err != nil {
+		if _, _, err := s.Flag(ctx, review.FlagInput{ID: ids[4], Actor: opB, Reason: "look"}); err != nil {
 			t.Fatal(err)
 		}
 		at(2026, 3, 11, 12, 0) // 11 March
 		title := "A new title"
-		if _, _, err := s.Modify(ctx, store.ModifyInput{ID: ids[5], Actor: opA, Title: &title}); err != nil {
+		if _, _, err := s.Modify(ctx, review.ModifyInput{ID: ids[5], Actor: opA, Title: &title}); err != nil {
 			t.Fatal(err)
 		}
 		at(2026, 3, 11, 13, 0) // 3,480 min each

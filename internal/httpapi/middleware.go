@@ -198,8 +198,8 @@ func clientAddress(r *http.Request) string {
 type actorKey struct{}
 
 // actorFrom returns the operator the auth middleware verified.
-func actorFrom(ctx context.Context) store.Actor {
-	a, _ := ctx.Value(actorKey{}).(store.Actor)
+func actorFrom(ctx context.Context) review.Actor {
+	a, _ := ctx.Value(actorKey{}).(review.Actor)
 	return a
 }
 
@@ -245,7 +245,7 @@ func (a *API) authenticate(ctx huma.Context, next func(huma.Context)) {
 			"role "+string(op.Role)+" may not call this operation; it needs one of: "+strings.Join(roleNames(roles), ", "))
 		return
 	}
-	c := context.WithValue(ctx.Context(), actorKey{}, store.Actor{ID: op.ID, Role: op.Role})
+	c := context.WithValue(ctx.Context(), actorKey{}, review.Actor{ID: op.ID, Role: op.Role})
 	c = context.WithValue(c, tokenKey{}, tok)
 	next(huma.WithContext(ctx, c))
 }

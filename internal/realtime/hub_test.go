@@ -49,7 +49,7 @@ func TestSlowSubscriberDropped(t *testing.T) {
 		// the next: it never has more than one batch waiting, while the
 		// slow one's buffer of 2 batches fills.
 		for _, id := range ids {
-			if _, err := s.Approve(ctx, store.ApproveInput{ID: id, Actor: store.Actor{ID: "op", Role: review.RoleOperator}}); err != nil {
+			if _, err := s.Approve(ctx, review.ApproveInput{ID: id, Actor: review.Actor{ID: "op", Role: review.RoleOperator}}); err != nil {
 				t.Fatal(err)
 			}
 			select {

@@ -13,18 +13,6 @@ import (
 	"github.com/spendsense/operator-api/internal/review"
 )
 
-// Actor is the operator acting, always taken from a verified token.
-type Actor struct {
-	ID   string
-	Role review.Role
-}
-
-// Precondition is what every single-item action may carry.
-type Precondition struct {
-	// IfMatch, when set, is the version the client last saw (If-Match).
-	IfMatch *int64
-}
-
 // EnqueueFunc inserts the delivery jobs of an approval inside the approving
 // transaction, to run at at (now, when zero).
 type EnqueueFunc func(ctx context.Context, tx *Tx, recommendationIDs []string, at time.Time) error
@@ -68,27 +56,14 @@ func (s *Store) SetDeliveryQueue(q DeliveryQueue) error {
 // concurrency, unlike the seed's ids built from Unix seconds.
 func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 
-// checkPrecondition applies If-Match and claims to a locked row.
-func (tx *Tx) checkPrecondition(rec *review.Recommendation, actor Actor, pre Precondition) error {
-	if pre.IfMatch != nil && *pre.IfMatch != rec.Version {
-		return review.Errorf(review.EPrecondition,
-			"recommendation %q has changed: If-Match is version %d, current version is %d", rec.ID, *pre.IfMatch, rec.Version)
-	}
-	if rec.HeldByOther(actor.ID, tx.Now) {
-		return &review.Error{Code: review.EConflict, CurrentStatus: rec.Status,
-			Message: fmt.Sprintf("recommendation %q is claimed by %s until %s", rec.ID, *rec.ClaimedBy, rec.ClaimExpiresAt.Format(time.RFC3339))}
-	}
-	return nil
-}
-
 // lockForAction reads and locks the recommendation an action is about, and
 // applies If-Match and other operators' claims to it.
-func (tx *Tx) lockForAction(ctx context.Context, id string, actor Actor, pre Precondition) (*review.Recommendation, error) {
+func (tx *Tx) lockForAction(ctx context.Context, id string, actor review.Actor, pre review.Precondition) (*review.Recommendation, error) {
 	rec, err := tx.getRec(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if err := tx.checkPrecondition(rec, actor, pre); err != nil {
+	if err := pre.Check(rec, actor, tx.Now); err != nil {
 		return nil, err
 	}
 	return rec, nil
@@ -124,18 +99,9 @@ func (tx *Tx) enqueueDeliveries(ctx context.Context, ids []string, delay time.Du
 	return tx.s.queue.Enqueue(tx.Context(ctx), tx, ids, at)
 }
 
-// ApproveInput is a single approval.
-type ApproveInput struct {
-	ID       string
-	Actor    Actor
-	Notes    string
-	Override bool
-	Pre      Precondition
-}
-
 // Approve approves one pending recommendation, audits it and enqueues its
 // delivery, all in one transaction.
-func (s *Store) Approve(ctx context.Context, in ApproveInput) (*review.Recommendation, error) {
+func (s *Store) Approve(ctx context.Context, in review.ApproveInput) (*review.Recommendation, error) {
 	var out *review.Recommendation
 	err := s.WithTx(ctx, func(tx *Tx) error {
 		rec, err := tx.lockForAction(ctx, in.ID, in.Actor, in.Pre)
@@ -167,16 +133,8 @@ func (s *Store) Approve(ctx context.Context, in ApproveInput) (*review.Recommend
 	return out, err
 }
 
-// RejectInput is a rejection.
-type RejectInput struct {
-	ID     string
-	Actor  Actor
-	Reason string
-	Pre    Precondition
-}
-
 // Reject rejects one pending recommendation and audits it.
-func (s *Store) Reject(ctx context.Context, in RejectInput) (*review.Recommendation, error) {
+func (s *Store) Reject(ctx context.Context, in review.RejectInput) (*review.Recommendation, error) {
 	var out *review.Recommendation
 	err := s.WithTx(ctx, func(tx *Tx) error {
 		rec, err := tx.lockForAction(ctx, in.ID, in.Actor, in.Pre)
@@ -201,28 +159,12 @@ func (s *Store) Reject(ctx context.Context, in RejectInput) (*review.Recommendat
 	return out, err
 }
 
-// Change is one edited field's before and after.
-type Change struct {
-	From string `json:"from"`
-	To   string `json:"to"`
-}
-
-// ModifyInput is an edit; nil fields are left alone.
-type ModifyInput struct {
-	ID        string
-	Actor     Actor
-	Title     *string
-	Rationale *string
-	Priority  *string
-	Pre       Precondition
-}
-
 // Modify edits a pending or flagged recommendation. Fields set to their
 // current value are not changes; an edit that changes nothing writes nothing
 // (no version bump, no audit row) and returns an empty change set.
-func (s *Store) Modify(ctx context.Context, in ModifyInput) (*review.Recommendation, map[string]Change, error) {
+func (s *Store) Modify(ctx context.Context, in review.ModifyInput) (*review.Recommendation, map[string]review.Change, error) {
 	var out *review.Recommendation
-	changes := map[string]Change{}
+	changes := map[string]review.Change{}
 	err := s.WithTx(ctx, func(tx *Tx) error {
 		rec, err := tx.lockForAction(ctx, in.ID, in.Actor, in.Pre)
 		if err != nil {
@@ -238,7 +180,7 @@ func (s *Store) Modify(ctx context.Context, in ModifyInput) (*review.Recommendat
 			cur, new *string
 		}{{"title", &rec.Title, in.Title}, {"rationale", &rec.Rationale, in.Rationale}, {"priority", &rec.Priority, in.Priority}} {
 			if f.new != nil && *f.new != *f.cur {
-				changes[f.name] = Change{From: *f.cur, To: *f.new}
+				changes[f.name] = review.Change{From: *f.cur, To: *f.new}
 				set += ", " + f.name + " = ?"
 				args = append(args, *f.new)
 			}
@@ -263,16 +205,8 @@ func (s *Store) Modify(ctx context.Context, in ModifyInput) (*review.Recommendat
 	return out, changes, err
 }
 
-// FlagInput is a flag for senior review.
-type FlagInput struct {
-	ID     string
-	Actor  Actor
-	Reason string
-	Pre    Precondition
-}
-
 // Flag moves a pending recommendation to flagged and opens a flag on it.
-func (s *Store) Flag(ctx context.Context, in FlagInput) (*review.Recommendation, string, error) {
+func (s *Store) Flag(ctx context.Context, in review.FlagInput) (*review.Recommendation, string, error) {
 	var out *review.Recommendation
 	flagID := NewID()
 	err := s.WithTx(ctx, func(tx *Tx) error {

@@ -49,9 +49,9 @@ func TestAlertsFireAndClear(t *testing.T) {
 				}
 			}
 		}
-		opA := store.Actor{ID: "op_a", Role: review.RoleOperator}
-		opB := store.Actor{ID: "op_b", Role: review.RoleOperator}
-		senior := store.Actor{ID: "op_s", Role: review.RoleSenior}
+		opA := review.Actor{ID: "op_a", Role: review.RoleOperator}
+		opB := review.Actor{ID: "op_b", Role: review.RoleOperator}
+		senior := review.Actor{ID: "op_s", Role: review.RoleSenior}
 
 		// 14 pending > 5, and 3 pending failures >= 2.
 		got := alerts()
@@ -68,7 +68,7 @@ func TestAlertsFireAndClear(t *testing.T) {
 		// failures and 3 more: 6 of 12 decisions are rejections.
 		at(10 * time.Second)
 		for _, id := range []string{ids[0], ids[1], ids[2], ids[4]} {
-			if _, err := s.Approve(ctx, store.ApproveInput{ID: id, Actor: opB}); err != nil {
+			if _, err := s.Approve(ctx, review.ApproveInput{ID: id, Actor: opB}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -77,12 +77,12 @@ func TestAlertsFireAndClear(t *testing.T) {
 			t.Fatal(res, err)
 		}
 		for _, id := range []string{ids[3], ids[7], ids[11], ids[8], ids[9], ids[10]} {
-			if _, err := s.Reject(ctx, store.RejectInput{ID: id, Actor: opA, Reason: "no"}); err != nil {
+			if _, err := s.Reject(ctx, review.RejectInput{ID: id, Actor: opA, Reason: "no"}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		at(40 * time.Second)
-		_, flagID, err := s.Flag(ctx, store.FlagInput{ID: ids[12], Actor: opA, Reason: "look"})
+		_, flagID, err := s.Flag(ctx, review.FlagInput{ID: ids[12], Actor: opA, Reason: "look"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +119,7 @@ func TestAlertsFireAndClear(t *testing.T) {
 		if _, _, err := s.ResolveFlag(ctx, store.ResolveInput{FlagID: flagID, Actor: senior, Resolution: "reject", Notes: "off"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Approve(ctx, store.ApproveInput{ID: ids[13], Actor: opA}); err != nil {
+		if _, err := s.Approve(ctx, review.ApproveInput{ID: ids[13], Actor: opA}); err != nil {
 			t.Fatal(err)
 		}
 		expect("all decided", alerts())

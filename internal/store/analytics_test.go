@@ -26,7 +26,7 @@ func TestAnalyticsMatchesTheAuditTrail(t *testing.T) {
 		now = t0
 		ids := testdb.Fixture(t, s, 120, 0)
 		r := rand.New(rand.NewPCG(12, 34))
-		ops := []store.Actor{{ID: "op_a", Role: review.RoleOperator}, {ID: "op_b", Role: review.RoleOperator}, {ID: "op_c", Role: review.RoleOperator}}
+		ops := []review.Actor{{ID: "op_a", Role: review.RoleOperator}, {ID: "op_b", Role: review.RoleOperator}, {ID: "op_c", Role: review.RoleOperator}}
 		// Decisions spread over five days, a few minutes to a few hours apart.
 		for _, id := range ids {
 			now = now.Add(time.Duration(r.IntN(100)+1) * time.Minute)
@@ -34,11 +34,11 @@ func TestAnalyticsMatchesTheAuditTrail(t *testing.T) {
 			var err error
 			switch r.IntN(4) {
 			case 0, 1:
-				_, err = s.Approve(ctx, store.ApproveInput{ID: id, Actor: op})
+				_, err = s.Approve(ctx, review.ApproveInput{ID: id, Actor: op})
 			case 2:
-				_, err = s.Reject(ctx, store.RejectInput{ID: id, Actor: op, Reason: "no"})
+				_, err = s.Reject(ctx, review.RejectInput{ID: id, Actor: op, Reason: "no"})
 			default:
-				_, _, err = s.Flag(ctx, store.FlagInput{ID: id, Actor: op, Reason: "look"})
+				_, _, err = s.Flag(ctx, review.FlagInput{ID: id, Actor: op, Reason: "look"})
 			}
 			if err != nil {
 				t.Fatal(err)

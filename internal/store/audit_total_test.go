@@ -20,7 +20,7 @@ func TestAuditTotalMatchesRows(t *testing.T) {
 		ctx := context.Background()
 		ids := testdb.Fixture(t, s, 60, 0)
 		base := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
-		actors := []store.Actor{{ID: "op_a", Role: review.RoleOperator}, {ID: "op_b", Role: review.RoleOperator}}
+		actors := []review.Actor{{ID: "op_a", Role: review.RoleOperator}, {ID: "op_b", Role: review.RoleOperator}}
 		// Actions spread over four days at odd hours, by two operators.
 		for i, id := range ids {
 			at := base.Add(time.Duration(i)*97*time.Minute + 13*time.Second)
@@ -29,11 +29,11 @@ func TestAuditTotalMatchesRows(t *testing.T) {
 			var err error
 			switch i % 3 {
 			case 0:
-				_, err = s.Approve(ctx, store.ApproveInput{ID: id, Actor: a})
+				_, err = s.Approve(ctx, review.ApproveInput{ID: id, Actor: a})
 			case 1:
-				_, err = s.Reject(ctx, store.RejectInput{ID: id, Actor: a, Reason: "no"})
+				_, err = s.Reject(ctx, review.RejectInput{ID: id, Actor: a, Reason: "no"})
 			default:
-				_, _, err = s.Flag(ctx, store.FlagInput{ID: id, Actor: a, Reason: "look"})
+				_, _, err = s.Flag(ctx, review.FlagInput{ID: id, Actor: a, Reason: "look"})
 			}
 			if err != nil {
 				t.Fatal(err)

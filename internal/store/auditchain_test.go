@@ -15,8 +15,8 @@ import (
 )
 
 var (
-	operator = store.Actor{ID: "op_a", Role: review.RoleOperator}
-	senior   = store.Actor{ID: "op_s", Role: review.RoleSenior}
+	operator = review.Actor{ID: "op_a", Role: review.RoleOperator}
+	senior   = review.Actor{ID: "op_s", Role: review.RoleSenior}
 )
 
 // exec runs plain SQL written with ? placeholders, as someone with
@@ -53,24 +53,24 @@ func history(t *testing.T, s *store.Store, ids []string) []string {
 	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	s.SetClock(func() time.Time { at = at.Add(1500 * time.Millisecond); return at })
 	title := "A better title"
-	if _, _, err := s.Modify(ctx, store.ModifyInput{ID: ids[0], Actor: operator, Title: &title}); err != nil {
+	if _, _, err := s.Modify(ctx, review.ModifyInput{ID: ids[0], Actor: operator, Title: &title}); err != nil {
 		t.Fatal(err)
 	}
-	_, flagID, err := s.Flag(ctx, store.FlagInput{ID: ids[0], Actor: operator, Reason: "unsure"})
+	_, flagID, err := s.Flag(ctx, review.FlagInput{ID: ids[0], Actor: operator, Reason: "unsure"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.ResolveFlag(ctx, store.ResolveInput{FlagID: flagID, Actor: senior, Resolution: "requeue", Notes: "again"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Approve(ctx, store.ApproveInput{ID: ids[0], Actor: operator, Notes: "ok now"}); err != nil {
+	if _, err := s.Approve(ctx, review.ApproveInput{ID: ids[0], Actor: operator, Notes: "ok now"}); err != nil {
 		t.Fatal(err)
 	}
 	for i, id := range ids[1:] {
 		if i%2 == 0 {
-			_, err = s.Approve(ctx, store.ApproveInput{ID: id, Actor: operator, Notes: "fine <&> \u2028 ünïcode"})
+			_, err = s.Approve(ctx, review.ApproveInput{ID: id, Actor: operator, Notes: "fine <&> \u2028 ünïcode"})
 		} else {
-			_, err = s.Reject(ctx, store.RejectInput{ID: id, Actor: operator, Reason: "no"})
+			_, err = s.Reject(ctx, review.RejectInput{ID: id, Actor: operator, Reason: "no"})
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -244,10 +244,10 @@ func TestAuditChainsUnderConcurrency(t *testing.T) {
 				defer wg.Done()
 				for i := w; i < 200; i += 8 {
 					title := fmt.Sprintf("edited %d", i)
-					if _, _, err := s.Modify(ctx, store.ModifyInput{ID: ids[i], Actor: operator, Title: &title}); err != nil {
+					if _, _, err := s.Modify(ctx, review.ModifyInput{ID: ids[i], Actor: operator, Title: &title}); err != nil {
 						errs <- err
 					}
-					if _, err := s.Approve(ctx, store.ApproveInput{ID: ids[i], Actor: operator}); err != nil {
+					if _, err := s.Approve(ctx, review.ApproveInput{ID: ids[i], Actor: operator}); err != nil {
 						errs <- err
 					}
 				}
@@ -303,7 +303,7 @@ func TestLegacyRowsAreChainedResumably(t *testing.T) {
 			t.Fatalf("after chaining: %d rows, %v", rep.Rows, rep.Problems)
 		}
 		// New actions chain as usual beside the chained legacy rows.
-		if _, err := s.Approve(ctx, store.ApproveInput{ID: ids[8], Actor: operator}); err != nil {
+		if _, err := s.Approve(ctx, review.ApproveInput{ID: ids[8], Actor: operator}); err != nil {
 			t.Fatal(err)
 		}
 		if rep := mustVerify(t, s); !rep.OK() {

@@ -21,7 +21,7 @@ func TestProofExportPagesStayConsistent(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
 		ids := testdb.Fixture(t, s, 1600, 0)
-		op := store.Actor{ID: "op_a", Role: review.RoleOperator}
+		op := review.Actor{ID: "op_a", Role: review.RoleOperator}
 		for _, chunk := range [][]string{ids[0:1000], ids[1000:1200]} {
 			if res, err := s.BulkApprove(ctx, store.BulkApproveInput{Actor: op, IDs: chunk}); err != nil || res.Approved != len(chunk) {
 				t.Fatalf("bulk approval: %+v %v", res, err)
@@ -59,7 +59,7 @@ func TestProofExportPagesStayConsistent(t *testing.T) {
 				}
 			}
 			for _, id := range []string{ids[1300], ids[1599]} {
-				if _, err := s.Approve(ctx, store.ApproveInput{ID: id, Actor: op}); err != nil {
+				if _, err := s.Approve(ctx, review.ApproveInput{ID: id, Actor: op}); err != nil {
 					return err
 				}
 			}

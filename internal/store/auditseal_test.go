@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/spendsense/operator-api/internal/auditproof"
+	"github.com/spendsense/operator-api/internal/review"
 	"github.com/spendsense/operator-api/internal/store"
 	"github.com/spendsense/operator-api/internal/testdb"
 )
@@ -35,7 +36,7 @@ func sealedHistory(t *testing.T, s *store.Store) []string {
 		t.Fatalf("seal 1: %+v %v", seal, err)
 	}
 	for _, id := range ids[5:] {
-		if _, err := s.Approve(ctx, store.ApproveInput{ID: id, Actor: operator}); err != nil {
+		if _, err := s.Approve(ctx, review.ApproveInput{ID: id, Actor: operator}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -124,7 +125,7 @@ func TestAbortedSealIsCoveredByTheNext(t *testing.T) {
 		if rep := verifySigned(t, s); !rep.OK() || rep.Seals != 0 || rep.Unsealed != 6 {
 			t.Fatalf("after the aborted seal: %+v", rep)
 		}
-		if _, err := s.Approve(ctx, store.ApproveInput{ID: ids[4], Actor: operator}); err != nil {
+		if _, err := s.Approve(ctx, review.ApproveInput{ID: ids[4], Actor: operator}); err != nil {
 			t.Fatal(err)
 		}
 		seal, err := s.SealAudit(ctx, sealKey, 0)

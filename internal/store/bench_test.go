@@ -27,7 +27,7 @@ func eachEngine(b *testing.B, fn func(b *testing.B, e store.Engine)) {
 	}
 }
 
-var benchActor = store.Actor{ID: "op_bench", Role: review.RoleOperator}
+var benchActor = review.Actor{ID: "op_bench", Role: review.RoleOperator}
 
 // pendingStore is a fresh store holding n pending recommendations (ids
 // rec_0000…), all passing their guardrails.
@@ -46,7 +46,7 @@ func BenchmarkApprove(b *testing.B) {
 		ctx := context.Background()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if _, err := s.Approve(ctx, store.ApproveInput{ID: ids[i], Actor: benchActor, Notes: "benchmark"}); err != nil {
+			if _, err := s.Approve(ctx, review.ApproveInput{ID: ids[i], Actor: benchActor, Notes: "benchmark"}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -60,7 +60,7 @@ func BenchmarkReject(b *testing.B) {
 		ctx := context.Background()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if _, err := s.Reject(ctx, store.RejectInput{ID: ids[i], Actor: benchActor, Reason: "benchmark"}); err != nil {
+			if _, err := s.Reject(ctx, review.RejectInput{ID: ids[i], Actor: benchActor, Reason: "benchmark"}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -74,7 +74,7 @@ func BenchmarkFlag(b *testing.B) {
 		ctx := context.Background()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if _, _, err := s.Flag(ctx, store.FlagInput{ID: ids[i], Actor: benchActor, Reason: "benchmark"}); err != nil {
+			if _, _, err := s.Flag(ctx, review.FlagInput{ID: ids[i], Actor: benchActor, Reason: "benchmark"}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -89,7 +89,7 @@ func BenchmarkModify(b *testing.B) {
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			title := fmt.Sprintf("Edited %d", i)
-			if _, _, err := s.Modify(ctx, store.ModifyInput{ID: ids[i], Actor: benchActor, Title: &title}); err != nil {
+			if _, _, err := s.Modify(ctx, review.ModifyInput{ID: ids[i], Actor: benchActor, Title: &title}); err != nil {
 				b.Fatal(err)
 			}
 		}

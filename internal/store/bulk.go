@@ -26,7 +26,7 @@ type BulkResult struct {
 
 // BulkApproveInput is a bulk approval.
 type BulkApproveInput struct {
-	Actor Actor
+	Actor review.Actor
 	IDs   []string
 	Notes string
 }

@@ -20,7 +20,7 @@ func TestCheckSeesAnnotationAndUndoDrift(t *testing.T) {
 		s.SetUndoWindow(5 * time.Minute)
 		testdb.DeliveryQueue(t, s) // approvals insert their delivery jobs, as in an API process
 		ids := testdb.Fixture(t, s, 6, 0)
-		op := store.Actor{ID: "op_1", Role: review.RoleOperator}
+		op := review.Actor{ID: "op_1", Role: review.RoleOperator}
 		if _, err := s.AddNote(ctx, op, ids[0], "a note"); err != nil {
 			t.Fatal(err)
 		}
@@ -28,7 +28,7 @@ func TestCheckSeesAnnotationAndUndoDrift(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, id := range ids[1:3] {
-			if _, err := s.Approve(ctx, store.ApproveInput{ID: id, Actor: op}); err != nil {
+			if _, err := s.Approve(ctx, review.ApproveInput{ID: id, Actor: op}); err != nil {
 				t.Fatal(err)
 			}
 		}

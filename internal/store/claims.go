@@ -10,7 +10,7 @@ import (
 
 // ClaimInput asks for the next pending items to review.
 type ClaimInput struct {
-	Actor    Actor
+	Actor    review.Actor
 	Limit    int
 	Lease    time.Duration
 	Persona  string
@@ -89,7 +89,7 @@ WHERE status = 'pending' AND (claimed_by IS NULL OR claimed_by = ? OR claim_expi
 
 // Release gives back the actor's claims on ids, or all of them when ids is
 // empty, and reports how many were released.
-func (s *Store) Release(ctx context.Context, actor Actor, ids []string) (int64, error) {
+func (s *Store) Release(ctx context.Context, actor review.Actor, ids []string) (int64, error) {
 	var n int64
 	err := s.WithTx(ctx, func(tx *Tx) error {
 		q := `UPDATE recommendations SET claimed_by = NULL, claim_expires_at = NULL WHERE claimed_by = ?`

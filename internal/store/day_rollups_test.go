@@ -22,13 +22,13 @@ func TestCheckSeesDayRollupDrift(t *testing.T) {
 		testdb.DeliveryQueue(t, s) // approvals insert their delivery jobs, as in an API process
 		// ids[2] and ids[5] failed a guardrail; ids[2] is rejected.
 		ids := testdb.Fixture(t, s, 6, 3)
-		op := store.Actor{ID: "op_1", Role: review.RoleOperator}
+		op := review.Actor{ID: "op_1", Role: review.RoleOperator}
 		for _, id := range ids[:2] {
-			if _, err := s.Approve(ctx, store.ApproveInput{ID: id, Actor: op}); err != nil {
+			if _, err := s.Approve(ctx, review.ApproveInput{ID: id, Actor: op}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if _, err := s.Reject(ctx, store.RejectInput{ID: ids[2], Actor: op, Reason: "off-topic"}); err != nil {
+		if _, err := s.Reject(ctx, review.RejectInput{ID: ids[2], Actor: op, Reason: "off-topic"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Undo(ctx, store.UndoInput{ID: ids[0], Actor: op}); err != nil {

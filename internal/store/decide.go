@@ -34,7 +34,7 @@ func (s *Store) undoDeadline(now time.Time) *time.Time {
 // edge sets besides the status, and the audit row each change writes.
 type decision struct {
 	edge     review.Edge
-	actor    Actor
+	actor    review.Actor
 	approval review.Approval // for edges that approve: the guardrail rule's input
 	// set holds the edge's own assignments ("approved_by = ?, …") and args
 	// their values; decide adds the status, version and claim columns.

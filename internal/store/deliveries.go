@@ -55,7 +55,7 @@ func (s *Store) ListDeliveries(ctx context.Context, status string, limit int) ([
 }
 
 // RetryDelivery re-enqueues a failed delivery, audited as retry_delivery.
-func (s *Store) RetryDelivery(ctx context.Context, actor Actor, recID string) error {
+func (s *Store) RetryDelivery(ctx context.Context, actor review.Actor, recID string) error {
 	return s.WithTx(ctx, func(tx *Tx) error {
 		var status string
 		err := tx.QueryRow(ctx, `SELECT status FROM deliveries WHERE recommendation_id = ?`+s.d.forUpdate(), recID).Scan(&status)

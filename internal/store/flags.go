@@ -82,7 +82,7 @@ WHERE f.resolved = ? ORDER BY f.flagged_at DESC, f.flag_id DESC LIMIT ?`, resolv
 // ResolveInput is a senior decision on a flag.
 type ResolveInput struct {
 	FlagID     string
-	Actor      Actor
+	Actor      review.Actor
 	Resolution string
 	Notes      string
 	Override   bool

@@ -41,7 +41,7 @@ func TestIdempotencyKeys(t *testing.T) {
 			}
 		}
 		ids := testdb.Fixture(t, s, 3, 0)
-		actor := store.Actor{ID: "op_a", Role: review.RoleOperator}
+		actor := review.Actor{ID: "op_a", Role: review.RoleOperator}
 		notes := func(id string) int {
 			t.Helper()
 			n, err := s.ListNotes(ctx, id)

@@ -91,7 +91,7 @@ func TestIngestRecommendations(t *testing.T) {
 		}
 
 		// Reviewing r2 does not stop an identical replay from being unchanged.
-		if _, err := s.Reject(ctx, store.RejectInput{ID: "r2", Actor: store.Actor{ID: "op", Role: review.RoleOperator}, Reason: "no"}); err != nil {
+		if _, err := s.Reject(ctx, review.RejectInput{ID: "r2", Actor: review.Actor{ID: "op", Role: review.RoleOperator}, Reason: "no"}); err != nil {
 			t.Fatal(err)
 		}
 
@@ -181,7 +181,7 @@ func TestIngestRecommendationsGuardrailsDerived(t *testing.T) {
 			t.Fatalf("trace guardrails = %+v", tr)
 		}
 		// Approving it is refused by the guardrail rule.
-		_, err = s.Approve(ctx, store.ApproveInput{ID: "bad-tone", Actor: store.Actor{ID: "op", Role: review.RoleOperator}})
+		_, err = s.Approve(ctx, review.ApproveInput{ID: "bad-tone", Actor: review.Actor{ID: "op", Role: review.RoleOperator}})
 		wantErr(t, err, review.EConflict, "guardrails_failed")
 	})
 }

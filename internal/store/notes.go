@@ -68,7 +68,7 @@ WHERE r.recommendation_id = ? ORDER BY n.created_at, n.note_id`, recID)
 }
 
 // AddNote adds a note to a recommendation, audited as note_add.
-func (s *Store) AddNote(ctx context.Context, actor Actor, recID, text string) (*Note, error) {
+func (s *Store) AddNote(ctx context.Context, actor review.Actor, recID, text string) (*Note, error) {
 	var out *Note
 	err := s.WithTx(ctx, func(tx *Tx) error {
 		if err := tx.recExists(ctx, recID); err != nil {
@@ -92,7 +92,7 @@ VALUES (?, ?, ?, ?, ?)`, n.NoteID, recID, actor.ID, text, s.ts(tx.Now)); err != 
 
 // lockNote reads a note for a change by actor: only its author or an
 // admin may change it.
-func (tx *Tx) lockNote(ctx context.Context, actor Actor, noteID string) (*Note, error) {
+func (tx *Tx) lockNote(ctx context.Context, actor review.Actor, noteID string) (*Note, error) {
 	n, err := scanNote(tx.QueryRow(ctx, `SELECT `+noteColumns+` FROM recommendation_notes n WHERE n.note_id = ?`+tx.s.d.forUpdate(), noteID))
 	if errors.Is(err, errNotFound) {
 		return nil, review.Errorf(review.ENotFound, "note %q not found", noteID)
@@ -108,7 +108,7 @@ func (tx *Tx) lockNote(ctx context.Context, actor Actor, noteID string) (*Note, 
 
 // EditNote replaces a note's text, audited as note_edit with the text
 // before and after. The same text again changes nothing and writes no row.
-func (s *Store) EditNote(ctx context.Context, actor Actor, noteID, text string) (*Note, error) {
+func (s *Store) EditNote(ctx context.Context, actor review.Actor, noteID, text string) (*Note, error) {
 	var out *Note
 	err := s.WithTx(ctx, func(tx *Tx) error {
 		n, err := tx.lockNote(ctx, actor, noteID)
@@ -137,7 +137,7 @@ func (s *Store) EditNote(ctx context.Context, actor Actor, noteID, text string) 
 
 // DeleteNote removes a note from its thread, audited as note_delete: the
 // audit row keeps its text.
-func (s *Store) DeleteNote(ctx context.Context, actor Actor, noteID string) error {
+func (s *Store) DeleteNote(ctx context.Context, actor review.Actor, noteID string) error {
 	return s.WithTx(ctx, func(tx *Tx) error {
 		n, err := tx.lockNote(ctx, actor, noteID)
 		if err != nil {

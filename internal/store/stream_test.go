@@ -45,7 +45,7 @@ VALUES (?, 'op_slow', 'modify', ?, '{}', ?)`, store.NewID(), ids[0], tx.Now)
 		case err := <-done:
 			t.Fatal(err)
 		}
-		if _, err := s.Approve(ctx, store.ApproveInput{ID: ids[1], Actor: store.Actor{ID: "op_fast", Role: review.RoleOperator}}); err != nil {
+		if _, err := s.Approve(ctx, review.ApproveInput{ID: ids[1], Actor: review.Actor{ID: "op_fast", Role: review.RoleOperator}}); err != nil {
 			t.Fatal(err)
 		}
 		rows, err := s.StreamEvents(ctx, head, nil, 100)

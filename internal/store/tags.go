@@ -93,7 +93,7 @@ WHERE r.recommendation_id = ? ORDER BY t.tagged_at, t.tag_id`, recID)
 // AddTag tags a recommendation with a vocabulary name, audited as tag_add.
 // A name not in the vocabulary (or retired) is invalid; a name already on
 // the item is a conflict.
-func (s *Store) AddTag(ctx context.Context, actor Actor, recID, name string) (*Tag, error) {
+func (s *Store) AddTag(ctx context.Context, actor review.Actor, recID, name string) (*Tag, error) {
 	var out *Tag
 	err := s.WithTx(ctx, func(tx *Tx) error {
 		if err := tx.recExists(ctx, recID); err != nil {
@@ -136,7 +136,7 @@ func (s *Store) AddTag(ctx context.Context, actor Actor, recID, name string) (*T
 
 // RemoveTag takes a tag off its recommendation, audited as tag_remove.
 // Tags are shared labels: any operator may remove one.
-func (s *Store) RemoveTag(ctx context.Context, actor Actor, tagID string) (*Tag, error) {
+func (s *Store) RemoveTag(ctx context.Context, actor review.Actor, tagID string) (*Tag, error) {
 	var out *Tag
 	err := s.WithTx(ctx, func(tx *Tx) error {
 		var t Tag
@@ -166,7 +166,7 @@ func (s *Store) RemoveTag(ctx context.Context, actor Actor, tagID string) (*Tag,
 
 // AddVocabulary adds a name to the tag vocabulary (or brings a retired one
 // back, with a new display name), audited as tag_vocabulary.
-func (s *Store) AddVocabulary(ctx context.Context, actor Actor, name, display string) (*VocabularyEntry, error) {
+func (s *Store) AddVocabulary(ctx context.Context, actor review.Actor, name, display string) (*VocabularyEntry, error) {
 	if !tagNameRE.MatchString(name) {
 		return nil, review.Errorf(review.EInvalid, "tag_name must be 1 to 64 lower-case letters, digits or _")
 	}
@@ -206,7 +206,7 @@ func (s *Store) AddVocabulary(ctx context.Context, actor Actor, name, display st
 
 // RetireVocabulary stops a name from being used for new tags; tags already
 // made with it stay. Audited as tag_vocabulary.
-func (s *Store) RetireVocabulary(ctx context.Context, actor Actor, name string) error {
+func (s *Store) RetireVocabulary(ctx context.Context, actor review.Actor, name string) error {
 	return s.WithTx(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(ctx, `UPDATE tag_vocabulary SET retired = ? WHERE tag_name = ? AND retired = ?`, true, name, false)
 		if err != nil {

@@ -13,8 +13,8 @@ import (
 // UndoInput is an undo of the last decision on a recommendation.
 type UndoInput struct {
 	ID    string
-	Actor Actor
-	Pre   Precondition
+	Actor review.Actor
+	Pre   review.Precondition
 }
 
 // UndoResult is what an undo did.

@@ -45,7 +45,7 @@ func TestWALStaysBounded(t *testing.T) {
 		go func() {
 			defer writers.Done()
 			for id := range next {
-				if _, err := s.Approve(ctx, store.ApproveInput{ID: id, Actor: store.Actor{ID: "op_wal", Role: review.RoleOperator}, Notes: notes}); err != nil {
+				if _, err := s.Approve(ctx, review.ApproveInput{ID: id, Actor: review.Actor{ID: "op_wal", Role: review.RoleOperator}, Notes: notes}); err != nil {
 					t.Error(err)
 				}
 			}

@@ -1,0 +1,76 @@
+package review
+
+import (
+	"fmt"
+	"time"
+)
+
+// Actor is the operator acting, always taken from a verified token.
+type Actor struct {
+	ID   string
+	Role Role
+}
+
+// Precondition is what every single-item action may carry.
+type Precondition struct {
+	// IfMatch, when set, is the version the client last saw (If-Match).
+	IfMatch *int64
+}
+
+// Check applies the precondition and other operators' claims to rec as it
+// stands at now: a changed version is a failed precondition, a live claim
+// held by someone else a conflict.
+func (p Precondition) Check(rec *Recommendation, actor Actor, now time.Time) error {
+	if p.IfMatch != nil && *p.IfMatch != rec.Version {
+		return Errorf(EPrecondition,
+			"recommendation %q has changed: If-Match is version %d, current version is %d", rec.ID, *p.IfMatch, rec.Version)
+	}
+	if rec.HeldByOther(actor.ID, now) {
+		return &Error{Code: EConflict, CurrentStatus: rec.Status,
+			Message: fmt.Sprintf("recommendation %q is claimed by %s until %s", rec.ID, *rec.ClaimedBy, rec.ClaimExpiresAt.Format(time.RFC3339))}
+	}
+	return nil
+}
+
+// ApproveInput is a single approval.
+type ApproveInput struct {
+	ID       string
+	Actor    Actor
+	Notes    string
+	Override bool
+	Pre      Precondition
+}
+
+// RejectInput is a rejection.
+type RejectInput struct {
+	ID     string
+	Actor  Actor
+	Reason string
+	Pre    Precondition
+}
+
+// ModifyInput is an edit; nil fields are left alone.
+type ModifyInput struct {
+	ID        string
+	Actor     Actor
+	Title     *string
+	Rationale *string
+	Priority  *string
+	Pre       Precondition
+}
+
+// Change is one edited field's before and after. Its JSON is part of the
+// modify audit row's metadata (and of the modify response), so its field
+// names are a stored format.
+type Change struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// FlagInput is a flag for senior review.
+type FlagInput struct {
+	ID     string
+	Actor  Actor
+	Reason string
+	Pre    Precondition
+}
