@@ -11,7 +11,18 @@ import (
 )
 
 type alertsOutput struct {
-	Body []store.Alert
+	Body []Alert
+}
+
+// Alert is the wire shape of a store.Alert.
+type Alert struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type" enum:"long_queue,high_rejection_rate,guardrail_failures,flagged_item,unusual_pattern"`
+	Severity  string    `json:"severity" enum:"low,medium,high"`
+	Message   string    `json:"message"`
+	Count     int64     `json:"count"`
+	ActionURL string    `json:"actionUrl" doc:"A link relative to the dashboard."`
+	CreatedAt time.Time `json:"createdAt"`
 }
 
 type analyticsInput struct {
@@ -21,7 +32,69 @@ type analyticsInput struct {
 }
 
 type analyticsOutput struct {
-	Body *store.Analytics
+	Body *Analytics
+}
+
+// Analytics is the wire shape of store.Analytics; its parts follow.
+type Analytics struct {
+	DateRange         DateRange          `json:"date_range"`
+	Summary           AnalyticsSummary   `json:"summary"`
+	ActionsByType     []ActionCount      `json:"actions_by_type"`
+	ActionsTimeline   []TimelineCount    `json:"actions_timeline"`
+	OperatorActivity  []OperatorActivity `json:"operator_activity"`
+	ApprovalByPersona []PersonaApproval  `json:"approval_by_persona"`
+}
+
+type DateRange struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+type AnalyticsSummary struct {
+	TotalActions             int64   `json:"total_actions" doc:"Audit rows in the range."`
+	ApprovalRate             float64 `json:"approval_rate" doc:"approve / (approve + reject) audit rows, in percent."`
+	FlagRate                 float64 `json:"flag_rate" doc:"flag / (approve + reject + flag) audit rows, in percent."`
+	QueueSize                int64   `json:"queue_size" doc:"Pending now."`
+	AvgProcessingTimeMinutes float64 `json:"avg_processing_time_minutes" doc:"Mean minutes from entering the queue to the decision, over the range's decisions (as /stats counts them)."`
+	RecommendationsGenerated int64   `json:"recommendations_generated" doc:"Recommendations that entered the queue in the range."`
+}
+
+type ActionCount struct {
+	Action string `json:"action"`
+	Count  int64  `json:"count"`
+}
+
+type TimelineCount struct {
+	Date   string `json:"date" doc:"YYYY-MM-DD in the requested time zone."`
+	Action string `json:"action"`
+	Count  int64  `json:"count"`
+}
+
+type OperatorActivity struct {
+	OperatorID    string `json:"operator_id"`
+	TotalActions  int64  `json:"total_actions"`
+	Approvals     int64  `json:"approvals"`
+	Rejections    int64  `json:"rejections"`
+	Modifications int64  `json:"modifications"`
+	Flags         int64  `json:"flags"`
+}
+
+type PersonaApproval struct {
+	PersonaPrimary string  `json:"persona_primary"`
+	Total          int64   `json:"total"`
+	Approved       int64   `json:"approved"`
+	Rejected       int64   `json:"rejected"`
+	ApprovalRate   float64 `json:"approval_rate"`
+}
+
+func analyticsWire(a *store.Analytics) *Analytics {
+	return &Analytics{
+		DateRange: DateRange(a.DateRange), Summary: AnalyticsSummary(a.Summary),
+		ActionsByType:     convertAll(a.ActionsByType, func(c store.ActionCount) ActionCount { return ActionCount(c) }),
+		ActionsTimeline:   convertAll(a.ActionsTimeline, func(c store.TimelineCount) TimelineCount { return TimelineCount(c) }),
+		OperatorActivity:  convertAll(a.OperatorActivity, func(o store.OperatorActivity) OperatorActivity { return OperatorActivity(o) }),
+		ApprovalByPersona: convertAll(a.ApprovalByPersona, func(p store.PersonaApproval) PersonaApproval { return PersonaApproval(p) }),
+	}
 }
 
 // maxAnalyticsRange is the longest range /analytics answers: 366 days, plus
@@ -41,7 +114,7 @@ func (a *API) registerInsights(api huma.API) {
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		return &alertsOutput{Body: alerts}, nil
+		return &alertsOutput{Body: convertAll(alerts, func(a store.Alert) Alert { return Alert(a) })}, nil
 	})
 
 	register(api, huma.Operation{
@@ -65,7 +138,7 @@ func (a *API) registerInsights(api huma.API) {
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		return &analyticsOutput{Body: out}, nil
+		return &analyticsOutput{Body: analyticsWire(out)}, nil
 	})
 }
 

@@ -28,10 +28,38 @@ type analyticsDoc struct {
 		AvgProcessingTimeMinutes float64 `json:"avg_processing_time_minutes"`
 		RecommendationsGenerated int64   `json:"recommendations_generated"`
 	} `json:"summary"`
-	ActionsByType     []store.ActionCount      `json:"actions_by_type"`
-	ActionsTimeline   []store.TimelineCount    `json:"actions_timeline"`
-	OperatorActivity  []store.OperatorActivity `json:"operator_activity"`
-	ApprovalByPersona []store.PersonaApproval  `json:"approval_by_persona"`
+	ActionsByType     []actionCount      `json:"actions_by_type"`
+	ActionsTimeline   []timelineCount    `json:"actions_timeline"`
+	OperatorActivity  []operatorActivity `json:"operator_activity"`
+	ApprovalByPersona []personaApproval  `json:"approval_by_persona"`
+}
+
+type actionCount struct {
+	Action string `json:"action"`
+	Count  int64  `json:"count"`
+}
+
+type timelineCount struct {
+	Date   string `json:"date"`
+	Action string `json:"action"`
+	Count  int64  `json:"count"`
+}
+
+type operatorActivity struct {
+	OperatorID    string `json:"operator_id"`
+	TotalActions  int64  `json:"total_actions"`
+	Approvals     int64  `json:"approvals"`
+	Rejections    int64  `json:"rejections"`
+	Modifications int64  `json:"modifications"`
+	Flags         int64  `json:"flags"`
+}
+
+type personaApproval struct {
+	PersonaPrimary string  `json:"persona_primary"`
+	Total          int64   `json:"total"`
+	Approved       int64   `json:"approved"`
+	Rejected       int64   `json:"rejected"`
+	ApprovalRate   float64 `json:"approval_rate"`
 }
 
 func (e *env) analytics(query url.Values) analyticsDoc {
@@ -105,14 +133,14 @@ func TestAnalyticsHandComputed(t *testing.T) {
 			sum.RecommendationsGenerated != 10 || sum.AvgProcessingTimeMinutes != 1921.67 {
 			t.Errorf("summary %+v", sum)
 		}
-		ac := func(action string, n int64) store.ActionCount { return store.ActionCount{Action: action, Count: n} }
-		tl := func(date, action string, n int64) store.TimelineCount {
-			return store.TimelineCount{Date: date, Action: action, Count: n}
+		ac := func(action string, n int64) actionCount { return actionCount{Action: action, Count: n} }
+		tl := func(date, action string, n int64) timelineCount {
+			return timelineCount{Date: date, Action: action, Count: n}
 		}
-		if want := []store.ActionCount{ac("approve", 4), ac("reject", 2), ac("flag", 1), ac("modify", 1)}; !reflect.DeepEqual(doc.ActionsByType, want) {
+		if want := []actionCount{ac("approve", 4), ac("reject", 2), ac("flag", 1), ac("modify", 1)}; !reflect.DeepEqual(doc.ActionsByType, want) {
 			t.Errorf("actions_by_type %+v, want %+v", doc.ActionsByType, want)
 		}
-		wantTimeline := []store.TimelineCount{
+		wantTimeline := []timelineCount{
 			tl("2026-03-08", "reject", 1),
 			tl("2026-03-09", "approve", 1),
 			tl("2026-03-10", "approve", 1), tl("2026-03-10", "flag", 1), tl("2026-03-10", "reject", 1),
@@ -121,7 +149,7 @@ func TestAnalyticsHandComputed(t *testing.T) {
 		if !reflect.DeepEqual(doc.ActionsTimeline, wantTimeline) {
 			t.Errorf("actions_timeline %+v, want %+v", doc.ActionsTimeline, wantTimeline)
 		}
-		wantOps := []store.OperatorActivity{
+		wantOps := []operatorActivity{
 			{OperatorID: "op_a", TotalActions: 4, Approvals: 1, Rejections: 2, Modifications: 1},
 			{OperatorID: "op_b", TotalActions: 4, Approvals: 3, Flags: 1},
 		}
@@ -129,7 +157,7 @@ func TestAnalyticsHandComputed(t *testing.T) {
 			t.Errorf("operator_activity %+v, want %+v", doc.OperatorActivity, wantOps)
 		}
 		p := review.Personas // Fixture gives item i persona i % 5
-		wantPersonas := []store.PersonaApproval{
+		wantPersonas := []personaApproval{
 			{PersonaPrimary: p[0], Total: 1, Approved: 1, ApprovalRate: 100},
 			{PersonaPrimary: p[1], Total: 2, Approved: 1, Rejected: 1, ApprovalRate: 50},
 			{PersonaPrimary: p[2], Total: 2, Approved: 2, ApprovalRate: 100},

@@ -17,7 +17,16 @@ type statsInput struct {
 }
 
 type statsOutput struct {
-	Body store.Stats
+	Body Stats
+}
+
+// Stats is the wire shape of store.Stats.
+type Stats struct {
+	Pending              int64   `json:"pending"`
+	ApprovedToday        int64   `json:"approved_today"`
+	RejectedToday        int64   `json:"rejected_today"`
+	Flagged              int64   `json:"flagged"`
+	AvgReviewTimeSeconds float64 `json:"avg_review_time_seconds"`
 }
 
 // registerStats registers the queue and decision figures.
@@ -51,6 +60,6 @@ func (a *API) registerStats(api huma.API) {
 		if noSuchOperator {
 			st.ApprovedToday, st.RejectedToday, st.AvgReviewTimeSeconds = 0, 0, 0
 		}
-		return &statsOutput{Body: st}, nil
+		return &statsOutput{Body: Stats(st)}, nil
 	})
 }

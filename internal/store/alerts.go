@@ -67,13 +67,13 @@ func orDefault[T int64 | float64 | time.Duration](v, def T) T {
 // CreatedAt is when the condition began, worked out from the data (not
 // from when someone first asked), so every process and every request agree.
 type Alert struct {
-	ID        string    `json:"id"`
-	Type      string    `json:"type" enum:"long_queue,high_rejection_rate,guardrail_failures,flagged_item,unusual_pattern"`
-	Severity  string    `json:"severity" enum:"low,medium,high"`
-	Message   string    `json:"message"`
-	Count     int64     `json:"count"`
-	ActionURL string    `json:"actionUrl" doc:"A link relative to the dashboard."`
-	CreatedAt time.Time `json:"createdAt"`
+	ID        string
+	Type      string
+	Severity  string
+	Message   string
+	Count     int64
+	ActionURL string
+	CreatedAt time.Time
 }
 
 // Alerts evaluates every alert from counters and short index walks: the

@@ -19,61 +19,61 @@ type AnalyticsInput struct {
 
 // Analytics are the dashboard's figures over a range.
 type Analytics struct {
-	DateRange         DateRange          `json:"date_range"`
-	Summary           AnalyticsSummary   `json:"summary"`
-	ActionsByType     []ActionCount      `json:"actions_by_type"`
-	ActionsTimeline   []TimelineCount    `json:"actions_timeline"`
-	OperatorActivity  []OperatorActivity `json:"operator_activity"`
-	ApprovalByPersona []PersonaApproval  `json:"approval_by_persona"`
+	DateRange         DateRange
+	Summary           AnalyticsSummary
+	ActionsByType     []ActionCount
+	ActionsTimeline   []TimelineCount
+	OperatorActivity  []OperatorActivity
+	ApprovalByPersona []PersonaApproval
 }
 
 // DateRange is the range the figures cover: start inclusive, end exclusive.
 type DateRange struct {
-	Start time.Time `json:"start"`
-	End   time.Time `json:"end"`
+	Start time.Time
+	End   time.Time
 }
 
 // AnalyticsSummary is the headline of the range. Rates are percentages.
 type AnalyticsSummary struct {
-	TotalActions             int64   `json:"total_actions" doc:"Audit rows in the range."`
-	ApprovalRate             float64 `json:"approval_rate" doc:"approve / (approve + reject) audit rows, in percent."`
-	FlagRate                 float64 `json:"flag_rate" doc:"flag / (approve + reject + flag) audit rows, in percent."`
-	QueueSize                int64   `json:"queue_size" doc:"Pending now."`
-	AvgProcessingTimeMinutes float64 `json:"avg_processing_time_minutes" doc:"Mean minutes from entering the queue to the decision, over the range's decisions (as /stats counts them)."`
-	RecommendationsGenerated int64   `json:"recommendations_generated" doc:"Recommendations that entered the queue in the range."`
+	TotalActions             int64
+	ApprovalRate             float64
+	FlagRate                 float64
+	QueueSize                int64
+	AvgProcessingTimeMinutes float64
+	RecommendationsGenerated int64
 }
 
 // ActionCount is the number of audit rows of one action.
 type ActionCount struct {
-	Action string `json:"action"`
-	Count  int64  `json:"count"`
+	Action string
+	Count  int64
 }
 
 // TimelineCount is the number of audit rows of one action on one day.
 type TimelineCount struct {
-	Date   string `json:"date" doc:"YYYY-MM-DD in the requested time zone."`
-	Action string `json:"action"`
-	Count  int64  `json:"count"`
+	Date   string // YYYY-MM-DD in the requested time zone
+	Action string
+	Count  int64
 }
 
 // OperatorActivity is one operator's audit rows in the range.
 type OperatorActivity struct {
-	OperatorID    string `json:"operator_id"`
-	TotalActions  int64  `json:"total_actions"`
-	Approvals     int64  `json:"approvals"`
-	Rejections    int64  `json:"rejections"`
-	Modifications int64  `json:"modifications"`
-	Flags         int64  `json:"flags"`
+	OperatorID    string
+	TotalActions  int64
+	Approvals     int64
+	Rejections    int64
+	Modifications int64
+	Flags         int64
 }
 
 // PersonaApproval is the range's approve and reject audit rows for items of
 // one primary persona.
 type PersonaApproval struct {
-	PersonaPrimary string  `json:"persona_primary"`
-	Total          int64   `json:"total"`
-	Approved       int64   `json:"approved"`
-	Rejected       int64   `json:"rejected"`
-	ApprovalRate   float64 `json:"approval_rate"`
+	PersonaPrimary string
+	Total          int64
+	Approved       int64
+	Rejected       int64
+	ApprovalRate   float64
 }
 
 // createdAction is activity_buckets' row kind for recommendations entering

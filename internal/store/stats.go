@@ -9,11 +9,11 @@ import (
 
 // Stats are the dashboard's headline figures.
 type Stats struct {
-	Pending              int64   `json:"pending"`
-	ApprovedToday        int64   `json:"approved_today"`
-	RejectedToday        int64   `json:"rejected_today"`
-	Flagged              int64   `json:"flagged"`
-	AvgReviewTimeSeconds float64 `json:"avg_review_time_seconds"`
+	Pending              int64
+	ApprovedToday        int64
+	RejectedToday        int64
+	Flagged              int64
+	AvgReviewTimeSeconds float64
 }
 
 // StatsInput selects the day (as [DayStart, DayEnd) in UTC, already worked
