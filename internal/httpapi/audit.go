@@ -74,13 +74,27 @@ type auditListInput struct {
 
 type auditListOutput struct {
 	Body struct {
-		Count      int                `json:"count" doc:"Rows in this page."`
-		Total      int64              `json:"total" doc:"Rows matching the filters."`
-		Limit      int                `json:"limit"`
-		Offset     int                `json:"offset"`
-		NextCursor *string            `json:"next_cursor" nullable:"true"`
-		Logs       []store.AuditEntry `json:"logs"`
+		Count      int          `json:"count" doc:"Rows in this page."`
+		Total      int64        `json:"total" doc:"Rows matching the filters."`
+		Limit      int          `json:"limit"`
+		Offset     int          `json:"offset"`
+		NextCursor *string      `json:"next_cursor" nullable:"true"`
+		Logs       []AuditEntry `json:"logs"`
 	}
+}
+
+// AuditEntry is the wire shape of a store.AuditEntry, in a page and in an
+// NDJSON export; only an export fills in the chain fields.
+type AuditEntry struct {
+	AuditID          string          `json:"audit_id"`
+	OperatorID       string          `json:"operator_id"`
+	Action           string          `json:"action"`
+	RecommendationID *string         `json:"recommendation_id" nullable:"true" doc:"null for actions about no recommendation (operator administration)."`
+	Metadata         json.RawMessage `json:"metadata"`
+	Timestamp        time.Time       `json:"timestamp"`
+	PrevHash         *string         `json:"prev_hash,omitempty"`
+	RowHash          string          `json:"row_hash,omitempty"`
+	SealID           *int64          `json:"seal_id,omitempty"`
 }
 
 type auditExportInput struct {
@@ -122,7 +136,8 @@ func (a *API) registerListAudit(api huma.API, tags []string) {
 			return nil, a.problem(ctx, err)
 		}
 		out := &auditListOutput{}
-		out.Body.Count, out.Body.Total, out.Body.Limit, out.Body.Offset, out.Body.Logs = len(logs), total, in.Limit, in.Offset, logs
+		out.Body.Count, out.Body.Total, out.Body.Limit, out.Body.Offset = len(logs), total, in.Limit, in.Offset
+		out.Body.Logs = convertAll(logs, func(e store.AuditEntry) AuditEntry { return AuditEntry(e) })
 		if next != nil {
 			c := next.Encode()
 			out.Body.NextCursor = &c
@@ -195,7 +210,7 @@ func rowWriter(hc huma.Context, w http.ResponseWriter, format, name string) (wri
 		hc.SetHeader("Content-Type", "application/x-ndjson")
 		hc.SetHeader("Content-Disposition", `attachment; filename="`+name+`.ndjson"`)
 		enc := json.NewEncoder(w)
-		write = func(e store.AuditEntry) error { return enc.Encode(e) }
+		write = func(e store.AuditEntry) error { return enc.Encode(AuditEntry(e)) }
 		flush = func() error { return nil }
 	} else {
 		hc.SetHeader("Content-Type", "text/csv; charset=utf-8")

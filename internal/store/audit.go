@@ -11,17 +11,17 @@ import (
 
 // AuditEntry is one row of the audit trail.
 type AuditEntry struct {
-	AuditID          string          `json:"audit_id"`
-	OperatorID       string          `json:"operator_id"`
-	Action           string          `json:"action"`
-	RecommendationID *string         `json:"recommendation_id" nullable:"true" doc:"null for actions about no recommendation (operator administration)."`
-	Metadata         json.RawMessage `json:"metadata"`
-	Timestamp        time.Time       `json:"timestamp"`
+	AuditID          string
+	OperatorID       string
+	Action           string
+	RecommendationID *string // nil for actions about no recommendation
+	Metadata         json.RawMessage
+	Timestamp        time.Time
 	// The chain fields, filled in for exports only (EachAudit):
 	// docs/RELIABILITY.md says how to check them.
-	PrevHash *string `json:"prev_hash,omitempty"`
-	RowHash  string  `json:"row_hash,omitempty"`
-	SealID   *int64  `json:"seal_id,omitempty"`
+	PrevHash *string
+	RowHash  string
+	SealID   *int64
 }
 
 // ActionFilterBulkApprove is the audit filter for approvals made in bulk
