@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -19,7 +20,17 @@ type recIDInput struct {
 }
 
 type notesOutput struct {
-	Body []*store.Note
+	Body []*Note
+}
+
+// Note is the wire shape of a store.Note.
+type Note struct {
+	NoteID           string     `json:"note_id"`
+	RecommendationID string     `json:"recommendation_id"`
+	OperatorID       string     `json:"operator_id"`
+	NoteText         string     `json:"note_text"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        *time.Time `json:"updated_at" nullable:"true"`
 }
 
 type noteTextBody struct {
@@ -44,7 +55,7 @@ type editNoteInput struct {
 }
 
 type noteOutput struct {
-	Body *store.Note
+	Body *Note
 }
 
 type deleteNoteOutput struct {
@@ -148,7 +159,7 @@ func (a *API) registerListNotes(api huma.API, tags []string) {
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		return &notesOutput{Body: n}, nil
+		return &notesOutput{Body: convertAll(n, func(n *store.Note) *Note { return (*Note)(n) })}, nil
 	})
 }
 
@@ -161,13 +172,13 @@ func (a *API) registerAddNote(api huma.API, tags []string) {
 		if err := visibleText("body.note_text", "note_text", in.Body.NoteText); err != nil {
 			return nil, err
 		}
-		recordInTx(ctx, http.StatusCreated, func(r ...any) any { return r[0].(*store.Note) })
+		recordInTx(ctx, http.StatusCreated, func(r ...any) any { return (*Note)(r[0].(*store.Note)) })
 		n, err := a.store.AddNote(ctx, actorFrom(ctx), in.ID, in.Body.NoteText)
 		a.count(review.ActionNoteAdd, err)
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		return &noteOutput{Body: n}, nil
+		return &noteOutput{Body: (*Note)(n)}, nil
 	})
 }
 
@@ -181,13 +192,13 @@ func (a *API) registerEditNote(api huma.API, tags []string) {
 		if err := visibleText("body.note_text", "note_text", in.Body.NoteText); err != nil {
 			return nil, err
 		}
-		recordInTx(ctx, http.StatusOK, func(r ...any) any { return r[0].(*store.Note) })
+		recordInTx(ctx, http.StatusOK, func(r ...any) any { return (*Note)(r[0].(*store.Note)) })
 		n, err := a.store.EditNote(ctx, actorFrom(ctx), in.NoteID, in.Body.NoteText)
 		a.count(review.ActionNoteEdit, err)
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		return &noteOutput{Body: n}, nil
+		return &noteOutput{Body: (*Note)(n)}, nil
 	})
 }
 

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -15,7 +16,19 @@ type deliveriesInput struct {
 }
 
 type deliveriesOutput struct {
-	Body []store.Delivery
+	Body []Delivery
+}
+
+// Delivery is the wire shape of a store.Delivery.
+type Delivery struct {
+	RecommendationID string     `json:"recommendation_id"`
+	Status           string     `json:"status" enum:"scheduled,queued,delivered,failed,cancelled"`
+	Attempts         int        `json:"attempts"`
+	LastError        *string    `json:"last_error" nullable:"true"`
+	QueuedAt         time.Time  `json:"queued_at"`
+	DeliveredAt      *time.Time `json:"delivered_at" nullable:"true"`
+	FailedAt         *time.Time `json:"failed_at" nullable:"true"`
+	UpdatedAt        time.Time  `json:"updated_at"`
 }
 
 type retryInput struct {
@@ -39,7 +52,7 @@ func (a *API) registerDeliveries(api huma.API) {
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		return &deliveriesOutput{Body: ds}, nil
+		return &deliveriesOutput{Body: convertAll(ds, func(d store.Delivery) Delivery { return Delivery(d) })}, nil
 	})
 
 	register(api, huma.Operation{

@@ -17,7 +17,41 @@ type flagsInput struct {
 }
 
 type flagsOutput struct {
-	Body []*store.Flag
+	Body []*Flag
+}
+
+// Flag is the wire shape of a store.Flag.
+type Flag struct {
+	FlagID           string         `json:"flag_id"`
+	RecommendationID string         `json:"recommendation_id"`
+	FlaggedBy        string         `json:"flagged_by"`
+	FlagReason       string         `json:"flag_reason"`
+	FlaggedAt        time.Time      `json:"flagged_at"`
+	Resolved         bool           `json:"resolved"`
+	ResolvedBy       *string        `json:"resolved_by"`
+	ResolvedAt       *time.Time     `json:"resolved_at"`
+	Resolution       *string        `json:"resolution"`
+	ResolutionNotes  *string        `json:"resolution_notes"`
+	Recommendation   FlagRecSummary `json:"recommendation"`
+}
+
+type FlagRecSummary struct {
+	ID                  string `json:"id"`
+	UserID              string `json:"user_id"`
+	Title               string `json:"title"`
+	Type                string `json:"type"`
+	Priority            string `json:"priority"`
+	PersonaPrimary      string `json:"persona_primary"`
+	Status              string `json:"status"`
+	AllGuardrailsPassed bool   `json:"all_guardrails_passed"`
+}
+
+func flagWire(f *store.Flag) *Flag {
+	return &Flag{
+		FlagID: f.FlagID, RecommendationID: f.RecommendationID, FlaggedBy: f.FlaggedBy, FlagReason: f.FlagReason,
+		FlaggedAt: f.FlaggedAt, Resolved: f.Resolved, ResolvedBy: f.ResolvedBy, ResolvedAt: f.ResolvedAt,
+		Resolution: f.Resolution, ResolutionNotes: f.ResolutionNotes, Recommendation: FlagRecSummary(f.Recommendation),
+	}
 }
 
 type resolveInput struct {
@@ -38,7 +72,7 @@ type resolveOutput struct {
 		Resolution       string         `json:"resolution"`
 		ResolvedBy       string         `json:"resolved_by"`
 		ResolvedAt       *time.Time     `json:"resolved_at"`
-		Flag             *store.Flag    `json:"flag"`
+		Flag             *Flag          `json:"flag"`
 		Recommendation   Recommendation `json:"recommendation"`
 	}
 }
@@ -53,7 +87,7 @@ func (a *API) registerFlags(api huma.API) {
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		return &flagsOutput{Body: flags}, nil
+		return &flagsOutput{Body: convertAll(flags, flagWire)}, nil
 	})
 
 	register(api, huma.Operation{
@@ -73,7 +107,7 @@ func (a *API) registerFlags(api huma.API) {
 			out := &resolveOutput{}
 			out.Body.Status, out.Body.FlagID, out.Body.RecommendationID = string(rec.Status), flag.FlagID, rec.ID
 			out.Body.Resolution, out.Body.ResolvedBy, out.Body.ResolvedAt = in.Body.Resolution, actor.ID, flag.ResolvedAt
-			out.Body.Flag, out.Body.Recommendation = flag, toWire(rec)
+			out.Body.Flag, out.Body.Recommendation = flagWire(flag), toWire(rec)
 			return out
 		}
 		recordInTx(ctx, http.StatusOK, func(r ...any) any { return respond(r[0].(*store.Flag), r[1].(*review.Recommendation)).Body })

@@ -13,14 +13,14 @@ import (
 // Delivery is the progress of one approved recommendation towards the
 // notification system.
 type Delivery struct {
-	RecommendationID string     `json:"recommendation_id"`
-	Status           string     `json:"status" enum:"scheduled,queued,delivered,failed,cancelled"`
-	Attempts         int        `json:"attempts"`
-	LastError        *string    `json:"last_error" nullable:"true"`
-	QueuedAt         time.Time  `json:"queued_at"`
-	DeliveredAt      *time.Time `json:"delivered_at" nullable:"true"`
-	FailedAt         *time.Time `json:"failed_at" nullable:"true"`
-	UpdatedAt        time.Time  `json:"updated_at"`
+	RecommendationID string
+	Status           string // scheduled, queued, delivered, failed or cancelled
+	Attempts         int
+	LastError        *string
+	QueuedAt         time.Time
+	DeliveredAt      *time.Time
+	FailedAt         *time.Time
+	UpdatedAt        time.Time
 }
 
 // ListDeliveries returns deliveries, most recently updated first; status ""

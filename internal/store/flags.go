@@ -12,29 +12,29 @@ import (
 
 // Flag is a request for senior review, with a summary of its recommendation.
 type Flag struct {
-	FlagID           string         `json:"flag_id"`
-	RecommendationID string         `json:"recommendation_id"`
-	FlaggedBy        string         `json:"flagged_by"`
-	FlagReason       string         `json:"flag_reason"`
-	FlaggedAt        time.Time      `json:"flagged_at"`
-	Resolved         bool           `json:"resolved"`
-	ResolvedBy       *string        `json:"resolved_by"`
-	ResolvedAt       *time.Time     `json:"resolved_at"`
-	Resolution       *string        `json:"resolution"`
-	ResolutionNotes  *string        `json:"resolution_notes"`
-	Recommendation   FlagRecSummary `json:"recommendation"`
+	FlagID           string
+	RecommendationID string
+	FlaggedBy        string
+	FlagReason       string
+	FlaggedAt        time.Time
+	Resolved         bool
+	ResolvedBy       *string
+	ResolvedAt       *time.Time
+	Resolution       *string
+	ResolutionNotes  *string
+	Recommendation   FlagRecSummary
 }
 
 // FlagRecSummary is what a reviewer needs to see of a flagged item at a glance.
 type FlagRecSummary struct {
-	ID                  string `json:"id"`
-	UserID              string `json:"user_id"`
-	Title               string `json:"title"`
-	Type                string `json:"type"`
-	Priority            string `json:"priority"`
-	PersonaPrimary      string `json:"persona_primary"`
-	Status              string `json:"status"`
-	AllGuardrailsPassed bool   `json:"all_guardrails_passed"`
+	ID                  string
+	UserID              string
+	Title               string
+	Type                string
+	Priority            string
+	PersonaPrimary      string
+	Status              string
+	AllGuardrailsPassed bool
 }
 
 const flagColumns = `f.flag_id, f.recommendation_id, f.flagged_by, f.flag_reason, f.flagged_at, f.resolved,

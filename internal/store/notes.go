@@ -12,12 +12,12 @@ import (
 
 // Note is one entry of a recommendation's note thread.
 type Note struct {
-	NoteID           string     `json:"note_id"`
-	RecommendationID string     `json:"recommendation_id"`
-	OperatorID       string     `json:"operator_id"`
-	NoteText         string     `json:"note_text"`
-	CreatedAt        time.Time  `json:"created_at"`
-	UpdatedAt        *time.Time `json:"updated_at" nullable:"true"`
+	NoteID           string
+	RecommendationID string
+	OperatorID       string
+	NoteText         string
+	CreatedAt        time.Time
+	UpdatedAt        *time.Time
 }
 
 const noteColumns = `n.note_id, n.recommendation_id, n.operator_id, n.note_text, n.created_at, n.updated_at`
