@@ -77,7 +77,7 @@ func TestDeliverSuccess(t *testing.T) {
 		start(t, svc)
 
 		approve(t, s, ids[0])
-		res, err := s.BulkApprove(ctx, store.BulkApproveInput{Actor: operator, IDs: ids[1:5], Notes: "batch"})
+		res, err := s.BulkApprove(ctx, review.BulkApproveInput{Actor: operator, IDs: ids[1:5], Notes: "batch"})
 		if err != nil || res.Approved != 4 {
 			t.Fatalf("bulk approve = %+v, %v", res, err)
 		}
@@ -85,7 +85,7 @@ func TestDeliverSuccess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := s.ResolveFlag(ctx, store.ResolveInput{FlagID: flagID, Actor: senior, Resolution: "approve", Notes: "fine"}); err != nil {
+		if _, _, err := s.ResolveFlag(ctx, review.ResolveInput{FlagID: flagID, Actor: senior, Resolution: "approve", Notes: "fine"}); err != nil {
 			t.Fatal(err)
 		}
 
@@ -267,7 +267,7 @@ func TestRestartDeliversPending(t *testing.T) {
 		for _, id := range ids[:10] {
 			approve(t, s, id)
 		}
-		if res, err := s.BulkApprove(ctx, store.BulkApproveInput{Actor: operator, IDs: ids[10:]}); err != nil || res.Approved != n-10 {
+		if res, err := s.BulkApprove(ctx, review.BulkApproveInput{Actor: operator, IDs: ids[10:]}); err != nil || res.Approved != n-10 {
 			t.Fatalf("bulk approve = %+v, %v", res, err)
 		}
 		time.Sleep(300 * time.Millisecond)
@@ -426,7 +426,7 @@ func TestBulkApprove1000(t *testing.T) {
 		ids := fixture(t, s, "bk", 1000)
 		newService(t, s, nil, opts{insertOnly: true})
 		began := time.Now()
-		res, err := s.BulkApprove(context.Background(), store.BulkApproveInput{Actor: operator, IDs: ids})
+		res, err := s.BulkApprove(context.Background(), review.BulkApproveInput{Actor: operator, IDs: ids})
 		took := time.Since(began)
 		if err != nil || res.Approved != 1000 {
 			t.Fatalf("bulk approve = %+v, %v", res.Approved, err)

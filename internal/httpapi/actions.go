@@ -141,7 +141,30 @@ type bulkInput struct {
 }
 
 type bulkOutput struct {
-	Body store.BulkResult
+	Body BulkResult
+}
+
+// BulkResult is a bulk approval's report on the wire.
+type BulkResult struct {
+	Total       int           `json:"total"`
+	Approved    int           `json:"approved"`
+	Failed      int           `json:"failed"`
+	ApprovedIDs []string      `json:"approved_ids"`
+	FailedItems []BulkFailure `json:"failed_items"`
+}
+
+// BulkFailure is one item a bulk approval did not approve, on the wire.
+type BulkFailure struct {
+	RecommendationID string `json:"recommendation_id"`
+	Reason           string `json:"reason"`
+}
+
+func toWireBulk(res review.BulkResult) BulkResult {
+	failed := make([]BulkFailure, len(res.FailedItems))
+	for i, f := range res.FailedItems {
+		failed[i] = BulkFailure(f)
+	}
+	return BulkResult{Total: res.Total, Approved: res.Approved, Failed: res.Failed, ApprovedIDs: res.ApprovedIDs, FailedItems: failed}
 }
 
 // actionErrors are the statuses an action may answer besides 200.
@@ -364,14 +387,14 @@ func (a *API) registerBulkApprove(api huma.API, tags []string) {
 				return nil, err
 			}
 		}
-		recordInTx(ctx, http.StatusOK, func(r ...any) any { return r[0].(store.BulkResult) })
-		res, err := a.store.BulkApprove(ctx, store.BulkApproveInput{Actor: actorFrom(ctx), IDs: in.Body.RecommendationIDs, Notes: in.Body.Notes})
+		recordInTx(ctx, http.StatusOK, func(r ...any) any { return toWireBulk(r[0].(review.BulkResult)) })
+		res, err := a.store.BulkApprove(ctx, review.BulkApproveInput{Actor: actorFrom(ctx), IDs: in.Body.RecommendationIDs, Notes: in.Body.Notes})
 		if err != nil {
 			a.count("bulk_approve", err)
 			return nil, a.problem(ctx, err)
 		}
 		a.metrics.actions.WithLabelValues(review.ActionApprove, "ok").Add(float64(res.Approved))
 		a.metrics.actions.WithLabelValues(review.ActionApprove, "rejected").Add(float64(res.Failed))
-		return &bulkOutput{Body: res}, nil
+		return &bulkOutput{Body: toWireBulk(res)}, nil
 	})
 }

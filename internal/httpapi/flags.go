@@ -111,7 +111,7 @@ func (a *API) registerFlags(api huma.API) {
 			return out
 		}
 		recordInTx(ctx, http.StatusOK, func(r ...any) any { return respond(r[0].(*store.Flag), r[1].(*review.Recommendation)).Body })
-		flag, rec, err := a.store.ResolveFlag(ctx, store.ResolveInput{FlagID: in.FlagID, Actor: actor,
+		flag, rec, err := a.store.ResolveFlag(ctx, review.ResolveInput{FlagID: in.FlagID, Actor: actor,
 			Resolution: in.Body.Resolution, Notes: in.Body.Notes, Override: in.Body.OverrideGuardrails})
 		a.count("resolve_flag", err)
 		if err != nil {

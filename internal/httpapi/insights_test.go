@@ -116,7 +116,7 @@ func TestAnalyticsHandComputed(t *testing.T) {
 			t.Fatal(err)
 		}
 		at(2026, 3, 11, 13, 0) // 3,480 min each
-		if res, err := s.BulkApprove(ctx, store.BulkApproveInput{Actor: opB, IDs: []string{ids[6], ids[7]}}); err != nil || res.Approved != 2 {
+		if res, err := s.BulkApprove(ctx, review.BulkApproveInput{Actor: opB, IDs: []string{ids[6], ids[7]}}); err != nil || res.Approved != 2 {
 			t.Fatal(res, err)
 		}
 		at(2026, 3, 11, 14, 0)

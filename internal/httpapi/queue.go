@@ -8,7 +8,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/spendsense/operator-api/internal/review"
-	"github.com/spendsense/operator-api/internal/store"
 )
 
 type claimInput struct {
@@ -49,7 +48,7 @@ func (a *API) registerQueue(api huma.API) {
 			"Items someone else holds are skipped; acting on one returns 409.",
 		Errors: []int{http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *claimInput) (*claimOutput, error) {
-		cin := store.ClaimInput{Actor: actorFrom(ctx), Limit: 10, Lease: a.cfg.ClaimLease}
+		cin := review.ClaimInput{Actor: actorFrom(ctx), Limit: 10, Lease: a.cfg.ClaimLease}
 		if b := in.Body; b != nil {
 			cin.Persona, cin.Priority, cin.Type = b.Persona, b.Priority, b.Type
 			if b.Limit != 0 {

@@ -74,3 +74,49 @@ type FlagInput struct {
 	Reason string
 	Pre    Precondition
 }
+
+// BulkApproveInput is a bulk approval. It never overrides guardrails.
+type BulkApproveInput struct {
+	Actor Actor
+	IDs   []string
+	Notes string
+}
+
+// BulkFailure is one item bulk approval did not approve. Reason starts with
+// a stable code (ReasonNotFound, ReasonNotPending, …), then a human
+// explanation.
+type BulkFailure struct {
+	RecommendationID string
+	Reason           string
+}
+
+// BulkResult reports a bulk approval item by item, in request order.
+type BulkResult struct {
+	BulkID      string // shared by the audit rows of this request's approvals
+	Total       int
+	Approved    int
+	Failed      int
+	ApprovedIDs []string
+	FailedItems []BulkFailure
+}
+
+// ResolveInput is a senior decision on a flag: Resolution is one of
+// ResolveApprove, ResolveReject or ResolveRequeue.
+type ResolveInput struct {
+	FlagID     string
+	Actor      Actor
+	Resolution string
+	Notes      string
+	Override   bool
+}
+
+// ClaimInput asks for the next pending items to review; empty filters
+// match everything.
+type ClaimInput struct {
+	Actor    Actor
+	Limit    int
+	Lease    time.Duration
+	Persona  string
+	Priority string
+	Type     string
+}

@@ -73,7 +73,7 @@ func TestAlertsFireAndClear(t *testing.T) {
 			}
 		}
 		at(20 * time.Second)
-		if res, err := s.BulkApprove(ctx, store.BulkApproveInput{Actor: opA, IDs: []string{ids[5], ids[6]}}); err != nil || res.Approved != 2 {
+		if res, err := s.BulkApprove(ctx, review.BulkApproveInput{Actor: opA, IDs: []string{ids[5], ids[6]}}); err != nil || res.Approved != 2 {
 			t.Fatal(res, err)
 		}
 		for _, id := range []string{ids[3], ids[7], ids[11], ids[8], ids[9], ids[10]} {
@@ -116,7 +116,7 @@ func TestAlertsFireAndClear(t *testing.T) {
 		if a := alerts()["flagged_item:open_flags"]; a.Severity != "high" {
 			t.Errorf("flagged_item at 4h: %+v", a)
 		}
-		if _, _, err := s.ResolveFlag(ctx, store.ResolveInput{FlagID: flagID, Actor: senior, Resolution: "reject", Notes: "off"}); err != nil {
+		if _, _, err := s.ResolveFlag(ctx, review.ResolveInput{FlagID: flagID, Actor: senior, Resolution: "reject", Notes: "off"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Approve(ctx, review.ApproveInput{ID: ids[13], Actor: opA}); err != nil {

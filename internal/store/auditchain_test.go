@@ -60,7 +60,7 @@ func history(t *testing.T, s *store.Store, ids []string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.ResolveFlag(ctx, store.ResolveInput{FlagID: flagID, Actor: senior, Resolution: "requeue", Notes: "again"}); err != nil {
+	if _, _, err := s.ResolveFlag(ctx, review.ResolveInput{FlagID: flagID, Actor: senior, Resolution: "requeue", Notes: "again"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Approve(ctx, review.ApproveInput{ID: ids[0], Actor: operator, Notes: "ok now"}); err != nil {
@@ -127,7 +127,7 @@ func TestAuditChainHoldsOverEveryWritePath(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, s *store.Store) {
 		ids := testdb.Fixture(t, s, 30, 0)
 		history(t, s, ids[:10])
-		res, err := s.BulkApprove(context.Background(), store.BulkApproveInput{Actor: operator, IDs: ids[10:], Notes: "bulk"})
+		res, err := s.BulkApprove(context.Background(), review.BulkApproveInput{Actor: operator, IDs: ids[10:], Notes: "bulk"})
 		if err != nil || res.Approved != 20 {
 			t.Fatalf("bulk: %+v %v", res, err)
 		}
@@ -258,7 +258,7 @@ func TestAuditChainsUnderConcurrency(t *testing.T) {
 			go func(b int) {
 				defer wg.Done()
 				// Overlapping bulk requests: each item is approved once.
-				if _, err := s.BulkApprove(ctx, store.BulkApproveInput{Actor: operator, IDs: ids[200+b*50 : 350+b*50]}); err != nil {
+				if _, err := s.BulkApprove(ctx, review.BulkApproveInput{Actor: operator, IDs: ids[200+b*50 : 350+b*50]}); err != nil {
 					errs <- err
 				}
 			}(b)

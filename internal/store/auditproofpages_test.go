@@ -23,7 +23,7 @@ func TestProofExportPagesStayConsistent(t *testing.T) {
 		ids := testdb.Fixture(t, s, 1600, 0)
 		op := review.Actor{ID: "op_a", Role: review.RoleOperator}
 		for _, chunk := range [][]string{ids[0:1000], ids[1000:1200]} {
-			if res, err := s.BulkApprove(ctx, store.BulkApproveInput{Actor: op, IDs: chunk}); err != nil || res.Approved != len(chunk) {
+			if res, err := s.BulkApprove(ctx, review.BulkApproveInput{Actor: op, IDs: chunk}); err != nil || res.Approved != len(chunk) {
 				t.Fatalf("bulk approval: %+v %v", res, err)
 			}
 		}

@@ -104,7 +104,7 @@ func BenchmarkBulkApprove100(b *testing.B) {
 		ctx := context.Background()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			res, err := s.BulkApprove(ctx, store.BulkApproveInput{Actor: benchActor, IDs: ids[100*i : 100*(i+1)], Notes: "benchmark"})
+			res, err := s.BulkApprove(ctx, review.BulkApproveInput{Actor: benchActor, IDs: ids[100*i : 100*(i+1)], Notes: "benchmark"})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -8,29 +8,6 @@ import (
 	"github.com/spendsense/operator-api/internal/review"
 )
 
-// BulkFailure is one item bulk approval did not approve.
-type BulkFailure struct {
-	RecommendationID string `json:"recommendation_id"`
-	Reason           string `json:"reason"`
-}
-
-// BulkResult reports a bulk approval item by item.
-type BulkResult struct {
-	BulkID      string        `json:"-"`
-	Total       int           `json:"total"`
-	Approved    int           `json:"approved"`
-	Failed      int           `json:"failed"`
-	ApprovedIDs []string      `json:"approved_ids"`
-	FailedItems []BulkFailure `json:"failed_items"`
-}
-
-// BulkApproveInput is a bulk approval.
-type BulkApproveInput struct {
-	Actor review.Actor
-	IDs   []string
-	Notes string
-}
-
 // BulkApprove approves every id that may be approved and reports the rest.
 // Each item stands alone: one failing item never blocks another. The whole
 // request is one transaction of set-based statements (one read, one
@@ -38,10 +15,10 @@ type BulkApproveInput struct {
 // chunk), so 1,000 ids cost a handful of round trips, not thousands. Bulk
 // approval never overrides guardrails: it uses the same rule as a single
 // approval without override.
-func (s *Store) BulkApprove(ctx context.Context, in BulkApproveInput) (BulkResult, error) {
-	res := BulkResult{BulkID: NewID(), Total: len(in.IDs), ApprovedIDs: []string{}, FailedItems: []BulkFailure{}}
+func (s *Store) BulkApprove(ctx context.Context, in review.BulkApproveInput) (review.BulkResult, error) {
+	res := review.BulkResult{BulkID: NewID(), Total: len(in.IDs), ApprovedIDs: []string{}, FailedItems: []review.BulkFailure{}}
 	fail := func(id, code, why string) {
-		res.FailedItems = append(res.FailedItems, BulkFailure{RecommendationID: id, Reason: code + ": " + why})
+		res.FailedItems = append(res.FailedItems, review.BulkFailure{RecommendationID: id, Reason: code + ": " + why})
 	}
 	// Keep the first occurrence of each id; later ones are duplicates.
 	seen := make(map[string]bool, len(in.IDs))
@@ -97,7 +74,7 @@ func (s *Store) BulkApprove(ctx context.Context, in BulkApproveInput) (BulkResul
 		return tx.recordIdem(ctx, res)
 	})
 	if err != nil {
-		return BulkResult{}, err
+		return review.BulkResult{}, err
 	}
 	return res, nil
 }
@@ -106,7 +83,7 @@ func (s *Store) BulkApprove(ctx context.Context, in BulkApproveInput) (BulkResul
 // those the status machine allows, through decide like every other
 // decision: one read, one conditional UPDATE, one multi-row audit INSERT
 // and one delivery INSERT for the chunk.
-func (tx *Tx) bulkApproveChunk(ctx context.Context, in BulkApproveInput, bulkID string, ids []string) ([]string, map[string][2]string, error) {
+func (tx *Tx) bulkApproveChunk(ctx context.Context, in review.BulkApproveInput, bulkID string, ids []string) ([]string, map[string][2]string, error) {
 	found, err := tx.lockRecs(ctx, ids)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bulk read: %w", err)

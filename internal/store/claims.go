@@ -8,23 +8,13 @@ import (
 	"github.com/spendsense/operator-api/internal/review"
 )
 
-// ClaimInput asks for the next pending items to review.
-type ClaimInput struct {
-	Actor    review.Actor
-	Limit    int
-	Lease    time.Duration
-	Persona  string
-	Priority string
-	Type     string
-}
-
 // Claim reserves up to Limit pending items, oldest first, for the actor
 // until the lease expires, so two operators never review the same item.
 // Items someone else holds are skipped; the actor's own claims are renewed.
 // On PostgreSQL, FOR UPDATE SKIP LOCKED lets concurrent claimers (in any
 // number of processes) take disjoint rows without waiting on each other; on
 // SQLite the single writer serialises claimers, which gives the same result.
-func (s *Store) Claim(ctx context.Context, in ClaimInput) ([]*review.Recommendation, time.Time, error) {
+func (s *Store) Claim(ctx context.Context, in review.ClaimInput) ([]*review.Recommendation, time.Time, error) {
 	var out []*review.Recommendation
 	var expires time.Time
 	err := s.WithTx(ctx, func(tx *Tx) error {

@@ -79,20 +79,11 @@ WHERE f.resolved = ? ORDER BY f.flagged_at DESC, f.flag_id DESC LIMIT ?`, resolv
 	return flags, rows.Err()
 }
 
-// ResolveInput is a senior decision on a flag.
-type ResolveInput struct {
-	FlagID     string
-	Actor      review.Actor
-	Resolution string
-	Notes      string
-	Override   bool
-}
-
 // ResolveFlag closes an open flag and moves its recommendation out of
 // flagged (to approved, rejected or back to pending) in one transaction with
 // one resolve_flag audit row. Approving here follows the same guardrail rule
 // as any approval, and enqueues the delivery.
-func (s *Store) ResolveFlag(ctx context.Context, in ResolveInput) (*Flag, *review.Recommendation, error) {
+func (s *Store) ResolveFlag(ctx context.Context, in review.ResolveInput) (*Flag, *review.Recommendation, error) {
 	var outFlag *Flag
 	var outRec *review.Recommendation
 	err := s.WithTx(ctx, func(tx *Tx) error {
