@@ -217,7 +217,7 @@ func operatorsListCmd() *cobra.Command {
 // --id, saying what it did.
 func operatorsUpdateCmds() []*cobra.Command {
 	var targetID, newRole string
-	update := func(use, short, done string, change func() (store.OperatorChange, error)) *cobra.Command {
+	update := func(use, short, done string, change func() (review.OperatorChange, error)) *cobra.Command {
 		c := &cobra.Command{
 			Use: use, Short: short, Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
@@ -243,16 +243,16 @@ func operatorsUpdateCmds() []*cobra.Command {
 		return c
 	}
 	disable := update("disable", "Disable an operator: no login, and its tokens stop working at its next request", "disabled",
-		func() (store.OperatorChange, error) { off := false; return store.OperatorChange{Enabled: &off}, nil })
+		func() (review.OperatorChange, error) { off := false; return review.OperatorChange{Enabled: &off}, nil })
 	enable := update("enable", "Enable a disabled operator again; it logs in anew (tokens from before the disabling stay refused)", "enabled",
-		func() (store.OperatorChange, error) { on := true; return store.OperatorChange{Enabled: &on}, nil })
+		func() (review.OperatorChange, error) { on := true; return review.OperatorChange{Enabled: &on}, nil })
 	roleCmd := update("role", "Change an operator's role; it applies from the operator's next request", "role set for",
-		func() (store.OperatorChange, error) {
+		func() (review.OperatorChange, error) {
 			if err := checkRole(newRole); err != nil {
-				return store.OperatorChange{}, err
+				return review.OperatorChange{}, err
 			}
 			r := review.Role(newRole)
-			return store.OperatorChange{Role: &r}, nil
+			return review.OperatorChange{Role: &r}, nil
 		})
 	roleCmd.Flags().StringVar(&newRole, "role", "", "operator, senior_operator, admin or ingest")
 	_ = roleCmd.MarkFlagRequired("role")

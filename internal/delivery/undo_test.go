@@ -37,7 +37,7 @@ func TestUndoCancelsScheduledDelivery(t *testing.T) {
 			t.Fatalf("%d deliveries sent inside the undo window", n)
 		}
 
-		res, err := s.Undo(ctx, store.UndoInput{ID: ids[0], Actor: operator})
+		res, err := s.Undo(ctx, review.UndoInput{ID: ids[0], Actor: operator})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +52,7 @@ func TestUndoCancelsScheduledDelivery(t *testing.T) {
 		}
 		testdb.CheckInvariants(t, s)
 		// One level only.
-		if _, err := s.Undo(ctx, store.UndoInput{ID: ids[0], Actor: operator}); review.ErrorCode(err) != review.EConflict {
+		if _, err := s.Undo(ctx, review.UndoInput{ID: ids[0], Actor: operator}); review.ErrorCode(err) != review.EConflict {
 			t.Fatalf("second undo: %v, want conflict", err)
 		}
 		// Approving again schedules a new delivery and job.
@@ -79,7 +79,7 @@ func TestScheduledDeliveryIsSentAfterTheWindow(t *testing.T) {
 		}
 		waitFor(t, 20*time.Second, "delivered", func() bool { return countStatus(t, s, review.DeliveryDelivered) == 3 })
 		checkExactlyOnce(t, s, rcv, ids)
-		if _, err := s.Undo(context.Background(), store.UndoInput{ID: ids[0], Actor: operator}); review.ErrorCode(err) != review.EConflict {
+		if _, err := s.Undo(context.Background(), review.UndoInput{ID: ids[0], Actor: operator}); review.ErrorCode(err) != review.EConflict {
 			t.Fatalf("undo after delivery: %v, want conflict", err)
 		}
 		testdb.CheckInvariants(t, s)
@@ -111,7 +111,7 @@ func TestUndoVersusDeliveryStart(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-gate
-				_, err := s.Undo(ctx, store.UndoInput{ID: id, Actor: operator})
+				_, err := s.Undo(ctx, review.UndoInput{ID: id, Actor: operator})
 				results[i].undone, results[i].undoErr = err == nil, err
 			}()
 			go func() {

@@ -356,15 +356,15 @@ func (a *API) registerUndo(api huma.API, tags []string) {
 			return nil, err
 		}
 		actor := actorFrom(ctx)
-		respond := func(res store.UndoResult) *undoOutput {
+		respond := func(res review.UndoResult) *undoOutput {
 			out := &undoOutput{}
 			out.Body.Status, out.Body.RecommendationID, out.Body.UndoneBy, out.Body.UndoneAt = "undone", in.ID, actor.ID, res.UndoneAt
 			out.Body.RestoredStatus, out.Body.RevertedFrom = string(res.Restored), string(res.RevertedFrom)
 			out.Body.Recommendation = toWire(res.Recommendation)
 			return out
 		}
-		recordInTx(ctx, http.StatusOK, func(r ...any) any { return respond(r[0].(store.UndoResult)).Body })
-		res, err := a.store.Undo(ctx, store.UndoInput{ID: in.ID, Actor: actor, Pre: pre})
+		recordInTx(ctx, http.StatusOK, func(r ...any) any { return respond(r[0].(review.UndoResult)).Body })
+		res, err := a.store.Undo(ctx, review.UndoInput{ID: in.ID, Actor: actor, Pre: pre})
 		a.count(review.ActionUndo, err)
 		if err != nil {
 			return nil, a.problem(ctx, err)

@@ -152,7 +152,7 @@ func (a *API) registerUpdateOperator(api huma.API, tags []string) {
 		if b.Name != nil && strings.TrimSpace(*b.Name) == "" {
 			return nil, invalid("body.name", "name must not be blank", nil)
 		}
-		ch := store.OperatorChange{Name: b.Name, Email: b.Email, Enabled: b.Enabled}
+		ch := review.OperatorChange{Name: b.Name, Email: b.Email, Enabled: b.Enabled}
 		if b.Role != nil {
 			r := review.Role(*b.Role)
 			ch.Role = &r

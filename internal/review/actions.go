@@ -2,6 +2,7 @@ package review
 
 import (
 	"fmt"
+	"regexp"
 	"time"
 )
 
@@ -119,4 +120,43 @@ type ClaimInput struct {
 	Persona  string
 	Priority string
 	Type     string
+}
+
+// UndoInput is an undo of the last decision on a recommendation.
+type UndoInput struct {
+	ID    string
+	Actor Actor
+	Pre   Precondition
+}
+
+// UndoResult is what an undo did.
+type UndoResult struct {
+	Recommendation *Recommendation
+	Restored       Status // the status the item is back in
+	RevertedFrom   Status // the status the undone decision had made
+	UndoneAuditID  string // the audit row of the undone decision
+	UndoneAt       time.Time
+}
+
+// OperatorChange is an administrator's change to an operator; nil fields
+// stay as they are. Email "" removes the e-mail.
+type OperatorChange struct {
+	Name    *string
+	Email   *string
+	Role    *Role
+	Enabled *bool
+}
+
+// TagNamePattern is the shape of a tag vocabulary name.
+const TagNamePattern = `^[a-z0-9_]{1,64}$`
+
+var tagNameRE = regexp.MustCompile(TagNamePattern)
+
+// CheckTagName refuses a vocabulary name that is not of TagNamePattern's
+// shape.
+func CheckTagName(name string) error {
+	if !tagNameRE.MatchString(name) {
+		return Errorf(EInvalid, "tag_name must be 1 to 64 lower-case letters, digits or _")
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package review_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,5 +55,22 @@ func TestPreconditionCheck(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCheckTagName: vocabulary names are 1 to 64 lower-case letters,
+// digits or _; anything else is invalid.
+func TestCheckTagName(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"needs_legal": true, "a": true, "x9_": true, strings.Repeat("a", 64): true,
+		"": false, "Bad Name": false, "UPPER": false, "dash-ed": false, "é": false, strings.Repeat("a", 65): false,
+	} {
+		err := review.CheckTagName(name)
+		if got := err == nil; got != ok {
+			t.Errorf("CheckTagName(%q) = %v, want ok=%v", name, err, ok)
+		}
+		if err != nil && review.ErrorCode(err) != review.EInvalid {
+			t.Errorf("CheckTagName(%q) code = %q, want invalid", name, review.ErrorCode(err))
+		}
 	}
 }

@@ -32,7 +32,7 @@ func TestCheckSeesAnnotationAndUndoDrift(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := s.Undo(ctx, store.UndoInput{ID: ids[1], Actor: op}); err != nil {
+		if _, err := s.Undo(ctx, review.UndoInput{ID: ids[1], Actor: op}); err != nil {
 			t.Fatal(err)
 		}
 		testdb.CheckInvariants(t, s)

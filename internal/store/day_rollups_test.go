@@ -31,7 +31,7 @@ func TestCheckSeesDayRollupDrift(t *testing.T) {
 		if _, err := s.Reject(ctx, review.RejectInput{ID: ids[2], Actor: op, Reason: "off-topic"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Undo(ctx, store.UndoInput{ID: ids[0], Actor: op}); err != nil {
+		if _, err := s.Undo(ctx, review.UndoInput{ID: ids[0], Actor: op}); err != nil {
 			t.Fatal(err)
 		}
 		testdb.CheckInvariants(t, s)

@@ -13,15 +13,6 @@ import (
 // the command line, where no operator is logged in.
 const CLIActor = "cli"
 
-// OperatorChange is an administrator's change to an operator; nil fields
-// stay as they are. Email "" removes the e-mail.
-type OperatorChange struct {
-	Name    *string
-	Email   *string
-	Role    *review.Role
-	Enabled *bool
-}
-
 // AddOperator is CreateOperator done by someone (an admin's id, or
 // CLIActor): the operator and its operator_add audit row in one
 // transaction.
@@ -56,7 +47,7 @@ func (s *Store) AddOperator(ctx context.Context, by string, op Operator, passwor
 // conflict: nobody could administer operators any more. Disabling and role
 // changes take effect on the operator's next request (Authenticate reads
 // both every time); disabling ends the operator's tokens for good.
-func (s *Store) UpdateOperator(ctx context.Context, by, id string, ch OperatorChange) (*Operator, error) {
+func (s *Store) UpdateOperator(ctx context.Context, by, id string, ch review.OperatorChange) (*Operator, error) {
 	if ch.Name != nil {
 		n := strings.TrimSpace(*ch.Name)
 		ch.Name = &n
@@ -76,7 +67,7 @@ func (s *Store) UpdateOperator(ctx context.Context, by, id string, ch OperatorCh
 		if err != nil {
 			return err
 		}
-		next := ch.applyTo(*cur)
+		next := applyChange(*cur, ch)
 		if err := tx.checkOperatorChange(ctx, id, cur, &next); err != nil {
 			return err
 		}
@@ -97,8 +88,8 @@ func (s *Store) UpdateOperator(ctx context.Context, by, id string, ch OperatorCh
 	return out, err
 }
 
-// applyTo returns op with the fields ch sets changed.
-func (ch OperatorChange) applyTo(op Operator) Operator {
+// applyChange returns op with the fields ch sets changed.
+func applyChange(op Operator, ch review.OperatorChange) Operator {
 	if ch.Name != nil {
 		op.Name = *ch.Name
 	}
@@ -278,6 +269,6 @@ func sameString(a, b *string) bool {
 // nothing.
 func (s *Store) DisableOperator(ctx context.Context, by, id string) error {
 	off := false
-	_, err := s.UpdateOperator(ctx, by, id, OperatorChange{Enabled: &off})
+	_, err := s.UpdateOperator(ctx, by, id, review.OperatorChange{Enabled: &off})
 	return err
 }

@@ -66,7 +66,7 @@ func TestOperatorAdminAudited(t *testing.T) {
 		wantRows(t, adminRows(t, s), "boss operator_add boss", "cli operator_add op_1")
 
 		// Disable, enable, role: one row each; the same again: none.
-		for _, ch := range []store.OperatorChange{
+		for _, ch := range []review.OperatorChange{
 			{Enabled: ptrTo(false)}, {Enabled: ptrTo(false)},
 			{Enabled: ptrTo(true)}, {Enabled: ptrTo(true)},
 			{Role: ptrTo(review.RoleSenior)}, {Role: ptrTo(review.RoleSenior)},
@@ -84,16 +84,16 @@ func TestOperatorAdminAudited(t *testing.T) {
 			"boss operator_disable op_1", "boss operator_enable op_1", "boss operator_role op_1", "boss operator_edit op_1")
 
 		// Refused changes write nothing.
-		_, err = s.UpdateOperator(ctx, "boss", "nobody", store.OperatorChange{Enabled: ptrTo(false)})
+		_, err = s.UpdateOperator(ctx, "boss", "nobody", review.OperatorChange{Enabled: ptrTo(false)})
 		wantCode(t, err, review.ENotFound)
-		_, err = s.UpdateOperator(ctx, "boss", "op_1", store.OperatorChange{Role: ptrTo(review.Role("root"))})
+		_, err = s.UpdateOperator(ctx, "boss", "op_1", review.OperatorChange{Role: ptrTo(review.Role("root"))})
 		wantCode(t, err, review.EInvalid)
-		_, err = s.UpdateOperator(ctx, "boss", "op_1", store.OperatorChange{Name: ptrTo("   ")})
+		_, err = s.UpdateOperator(ctx, "boss", "op_1", review.OperatorChange{Name: ptrTo("   ")})
 		wantCode(t, err, review.EInvalid)
 		if _, err := s.AddOperator(ctx, "boss", store.Operator{ID: "op_2", Name: "Two", Email: strp("two@bank.example"), Role: review.RoleOperator}, "h"); err != nil {
 			t.Fatal(err)
 		}
-		_, err = s.UpdateOperator(ctx, "boss", "op_1", store.OperatorChange{Email: ptrTo("TWO@bank.example")})
+		_, err = s.UpdateOperator(ctx, "boss", "op_1", review.OperatorChange{Email: ptrTo("TWO@bank.example")})
 		wantCode(t, err, review.EConflict)
 		_, err = s.AddOperator(ctx, "boss", store.Operator{ID: "op_1", Name: "Again", Role: review.RoleOperator}, "h")
 		wantCode(t, err, review.EConflict)
@@ -137,7 +137,7 @@ func TestPasswordChangeEndsEarlierTokens(t *testing.T) {
 		if err := s.DisableOperator(ctx, store.CLIActor, "op_1"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.UpdateOperator(ctx, store.CLIActor, "op_1", store.OperatorChange{Enabled: ptrTo(true)}); err != nil {
+		if _, err := s.UpdateOperator(ctx, store.CLIActor, "op_1", review.OperatorChange{Enabled: ptrTo(true)}); err != nil {
 			t.Fatal(err)
 		}
 		_, err = s.Authenticate(ctx, "op_1", "jti-new", afterPasswd)
@@ -151,13 +151,13 @@ func TestLastAdminStays(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		mustCreate(t, s, store.Operator{ID: "a1", Name: "A1", Role: review.RoleAdmin}, "h")
-		_, err := s.UpdateOperator(ctx, "a1", "a1", store.OperatorChange{Enabled: ptrTo(false)})
+		_, err := s.UpdateOperator(ctx, "a1", "a1", review.OperatorChange{Enabled: ptrTo(false)})
 		wantCode(t, err, review.EConflict)
-		_, err = s.UpdateOperator(ctx, "a1", "a1", store.OperatorChange{Role: ptrTo(review.RoleOperator)})
+		_, err = s.UpdateOperator(ctx, "a1", "a1", review.OperatorChange{Role: ptrTo(review.RoleOperator)})
 		wantCode(t, err, review.EConflict)
 		// A disabled admin does not count.
 		mustCreate(t, s, store.Operator{ID: "a0", Name: "A0", Role: review.RoleAdmin, Disabled: true}, "h")
-		_, err = s.UpdateOperator(ctx, "a1", "a1", store.OperatorChange{Enabled: ptrTo(false)})
+		_, err = s.UpdateOperator(ctx, "a1", "a1", review.OperatorChange{Enabled: ptrTo(false)})
 		wantCode(t, err, review.EConflict)
 
 		mustCreate(t, s, store.Operator{ID: "a2", Name: "A2", Role: review.RoleAdmin}, "h")
@@ -167,7 +167,7 @@ func TestLastAdminStays(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, errs[i] = s.UpdateOperator(ctx, pair[0], pair[1], store.OperatorChange{Enabled: ptrTo(false)})
+				_, errs[i] = s.UpdateOperator(ctx, pair[0], pair[1], review.OperatorChange{Enabled: ptrTo(false)})
 			}()
 		}
 		wg.Wait()

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/spendsense/operator-api/internal/review"
@@ -26,11 +25,6 @@ type VocabularyEntry struct {
 	DisplayName string
 	Retired     bool
 }
-
-// TagNamePattern is the shape of a vocabulary name.
-const TagNamePattern = `^[a-z0-9_]{1,64}$`
-
-var tagNameRE = regexp.MustCompile(TagNamePattern)
 
 // TagVocabulary returns the names in use (retired ones only with
 // withRetired), in name order.
@@ -167,8 +161,8 @@ func (s *Store) RemoveTag(ctx context.Context, actor review.Actor, tagID string)
 // AddVocabulary adds a name to the tag vocabulary (or brings a retired one
 // back, with a new display name), audited as tag_vocabulary.
 func (s *Store) AddVocabulary(ctx context.Context, actor review.Actor, name, display string) (*VocabularyEntry, error) {
-	if !tagNameRE.MatchString(name) {
-		return nil, review.Errorf(review.EInvalid, "tag_name must be 1 to 64 lower-case letters, digits or _")
+	if err := review.CheckTagName(name); err != nil {
+		return nil, err
 	}
 	var out *VocabularyEntry
 	err := s.WithTx(ctx, func(tx *Tx) error {

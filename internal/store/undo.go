@@ -5,26 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/spendsense/operator-api/internal/review"
 )
-
-// UndoInput is an undo of the last decision on a recommendation.
-type UndoInput struct {
-	ID    string
-	Actor review.Actor
-	Pre   review.Precondition
-}
-
-// UndoResult is what an undo did.
-type UndoResult struct {
-	Recommendation *review.Recommendation
-	Restored       review.Status // the status the item is back in
-	RevertedFrom   review.Status // the status the undone decision had made
-	UndoneAuditID  string        // the audit row of the undone decision
-	UndoneAt       time.Time
-}
 
 // decisionActions are the audit actions of decisions that can be undone.
 const decisionActions = `'approve', 'reject', 'flag', 'resolve_flag'`
@@ -36,8 +19,8 @@ const decisionActions = `'approve', 'reject', 'flag', 'resolve_flag'`
 // audit row, through decide like every other status change. An approval
 // whose delivery has already started cannot be undone: the worker and the
 // undo both change the delivery only from scheduled, so exactly one wins.
-func (s *Store) Undo(ctx context.Context, in UndoInput) (UndoResult, error) {
-	var res UndoResult
+func (s *Store) Undo(ctx context.Context, in review.UndoInput) (review.UndoResult, error) {
+	var res review.UndoResult
 	err := s.WithTx(ctx, func(tx *Tx) error {
 		rec, err := tx.lockForAction(ctx, in.ID, in.Actor, in.Pre)
 		if err != nil {
@@ -104,7 +87,7 @@ WHERE flag_id = ? AND resolved = ?`, false, meta.FlagID, true); err != nil {
 			c := review.DeliveryCancelled
 			d.after.DeliveryStatus = &c
 		}
-		res = UndoResult{Recommendation: d.after, Restored: restored, RevertedFrom: rec.Status, UndoneAuditID: auditID, UndoneAt: tx.Now}
+		res = review.UndoResult{Recommendation: d.after, Restored: restored, RevertedFrom: rec.Status, UndoneAuditID: auditID, UndoneAt: tx.Now}
 		return tx.recordIdem(ctx, res)
 	})
 	return res, err
