@@ -72,8 +72,17 @@ type vocabularyOutput struct {
 	}
 }
 
+// Tag is the wire shape of one tag on a recommendation.
+type Tag struct {
+	TagID            string    `json:"tag_id"`
+	RecommendationID string    `json:"recommendation_id"`
+	TagName          string    `json:"tag_name"`
+	TaggedBy         string    `json:"tagged_by"`
+	TaggedAt         time.Time `json:"tagged_at"`
+}
+
 type tagsOutput struct {
-	Body []store.Tag
+	Body []Tag
 }
 
 type addTagInput struct {
@@ -85,7 +94,7 @@ type addTagInput struct {
 }
 
 type tagOutput struct {
-	Body *store.Tag
+	Body *Tag
 }
 
 type tagIDInput struct {
@@ -248,7 +257,7 @@ func (a *API) registerListTags(api huma.API, tags []string) {
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		return &tagsOutput{Body: t}, nil
+		return &tagsOutput{Body: convertAll(t, func(t store.Tag) Tag { return Tag(t) })}, nil
 	})
 }
 
@@ -259,7 +268,7 @@ func (a *API) registerAddTag(api huma.API, tags []string) {
 		Description:   "A name not in the vocabulary is `422`; a name already on the item is `409`. Audited as `tag_add`.",
 		DefaultStatus: http.StatusCreated, Errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusUnprocessableEntity},
 	}, func(ctx context.Context, in *addTagInput) (*tagOutput, error) {
-		recordInTx(ctx, http.StatusCreated, func(r ...any) any { return r[0].(*store.Tag) })
+		recordInTx(ctx, http.StatusCreated, func(r ...any) any { return (*Tag)(r[0].(*store.Tag)) })
 		t, err := a.store.AddTag(ctx, actorFrom(ctx), in.ID, in.Body.TagName)
 		a.count(review.ActionTagAdd, err)
 		if review.ErrorCode(err) == review.EInvalid {
@@ -268,7 +277,7 @@ func (a *API) registerAddTag(api huma.API, tags []string) {
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
-		return &tagOutput{Body: t}, nil
+		return &tagOutput{Body: (*Tag)(t)}, nil
 	})
 }
 

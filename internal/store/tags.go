@@ -12,11 +12,11 @@ import (
 
 // Tag is one vocabulary name put on a recommendation.
 type Tag struct {
-	TagID            string    `json:"tag_id"`
-	RecommendationID string    `json:"recommendation_id"`
-	TagName          string    `json:"tag_name"`
-	TaggedBy         string    `json:"tagged_by"`
-	TaggedAt         time.Time `json:"tagged_at"`
+	TagID            string
+	RecommendationID string
+	TagName          string
+	TaggedBy         string
+	TaggedAt         time.Time
 }
 
 // VocabularyEntry is one name operators may tag with.
