@@ -113,7 +113,7 @@ func createOperator(ctx context.Context, s *store.Store, id, name, role, email, 
 	if err != nil {
 		return err
 	}
-	op := store.Operator{ID: id, Name: name, Role: review.Role(role)}
+	op := review.Operator{ID: id, Name: name, Role: review.Role(role)}
 	if email != "" {
 		op.Email = &email
 	}
@@ -162,7 +162,7 @@ func operatorsAddCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			op := store.Operator{ID: id, Name: name, Role: review.Role(role)}
+			op := review.Operator{ID: id, Name: name, Role: review.Role(role)}
 			if email != "" {
 				op.Email = &email
 			}

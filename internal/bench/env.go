@@ -278,7 +278,7 @@ func (e *env) operators(ctx context.Context, s *store.Store) error {
 		return err
 	}
 	add := func(id string, role review.Role) (string, error) {
-		err := s.CreateOperator(ctx, store.Operator{ID: id, Name: "Bench " + id, Role: role}, hash)
+		err := s.CreateOperator(ctx, review.Operator{ID: id, Name: "Bench " + id, Role: role}, hash)
 		if err != nil && review.ErrorCode(err) != review.EConflict { // a re-run: already there
 			return "", fmt.Errorf("create operator %s: %w", id, err)
 		}

@@ -146,7 +146,7 @@ func seedDB(t *testing.T, dbURL string, n int) ([]string, map[review.Role]string
 	tokens := map[review.Role]string{}
 	for _, r := range review.Roles {
 		id := "e2e_" + r
-		if err := s.CreateOperator(context.Background(), store.Operator{ID: id, Name: id, Role: review.Role(r)}, hash); err != nil {
+		if err := s.CreateOperator(context.Background(), review.Operator{ID: id, Name: id, Role: review.Role(r)}, hash); err != nil {
 			t.Fatal(err)
 		}
 		tok, _, err := issuer.Issue(id, review.Role(r))

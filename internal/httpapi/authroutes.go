@@ -12,7 +12,6 @@ import (
 
 	"github.com/spendsense/operator-api/internal/auth"
 	"github.com/spendsense/operator-api/internal/review"
-	"github.com/spendsense/operator-api/internal/store"
 )
 
 // OperatorView is an operator as clients see it: never a password hash.
@@ -23,7 +22,7 @@ type OperatorView struct {
 	Role       string  `json:"role" enum:"operator,senior_operator,admin,ingest"`
 }
 
-func viewOperator(op *store.Operator) OperatorView {
+func viewOperator(op *review.Operator) OperatorView {
 	return OperatorView{OperatorID: op.ID, Name: op.Name, Email: op.Email, Role: string(op.Role)}
 }
 

@@ -98,7 +98,7 @@ func benchAPI(b *testing.B, e store.Engine, n int) (http.Handler, string, []stri
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := s.CreateOperator(context.Background(), store.Operator{ID: "op_bench", Name: "Bench", Role: review.RoleOperator}, hash); err != nil {
+	if err := s.CreateOperator(context.Background(), review.Operator{ID: "op_bench", Name: "Bench", Role: review.RoleOperator}, hash); err != nil {
 		b.Fatal(err)
 	}
 	tok, _, err := issuer.Issue("op_bench", review.RoleOperator)

@@ -62,7 +62,7 @@ func FuzzActionBodies(f *testing.F) {
 		fe := &fuzzEngine{engine: e, tokens: map[review.Role]string{}}
 		for _, role := range review.Roles {
 			id := "op_" + role
-			if err := s.CreateOperator(f.Context(), store.Operator{ID: id, Name: id, Role: review.Role(role)}, hashOnce()); err != nil {
+			if err := s.CreateOperator(f.Context(), review.Operator{ID: id, Name: id, Role: review.Role(role)}, hashOnce()); err != nil {
 				f.Fatal(err)
 			}
 			if fe.tokens[review.Role(role)], _, err = issuer.Issue(id, review.Role(role)); err != nil {

@@ -87,7 +87,7 @@ const testPassword = "correct horse battery staple"
 func (e *env) addOperator(id string, role review.Role) {
 	e.t.Helper()
 	email := id + "@bank.example"
-	if err := e.s.CreateOperator(context.Background(), store.Operator{ID: id, Name: "Test " + id, Email: &email, Role: role}, hashOnce()); err != nil {
+	if err := e.s.CreateOperator(context.Background(), review.Operator{ID: id, Name: "Test " + id, Email: &email, Role: role}, hashOnce()); err != nil {
 		e.t.Fatal(err)
 	}
 	tok, _, err := e.issuer.Issue(id, role)

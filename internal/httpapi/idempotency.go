@@ -285,7 +285,7 @@ func (a *API) idemCaller(ctx context.Context, r *http.Request, roles []review.Ro
 // found live and enabled, earlier in the same request.
 type verifiedCaller struct {
 	token  string
-	op     *store.Operator
+	op     *review.Operator
 	claims auth.Claims
 }
 

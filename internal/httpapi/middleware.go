@@ -17,7 +17,6 @@ import (
 
 	"github.com/spendsense/operator-api/internal/logging"
 	"github.com/spendsense/operator-api/internal/review"
-	"github.com/spendsense/operator-api/internal/store"
 )
 
 // statusRecorder remembers the status a handler wrote.
@@ -220,7 +219,7 @@ func (a *API) authenticate(ctx huma.Context, next func(huma.Context)) {
 		next(ctx)
 		return
 	}
-	var op *store.Operator
+	var op *review.Operator
 	var tok tokenInfo
 	var status int
 	var msg string
@@ -267,7 +266,7 @@ func verifiedBefore(ctx context.Context, header string) *verifiedCaller {
 // verifyBearer checks an Authorization header: a valid bearer token of a
 // live, enabled operator. On failure it returns the status to answer (401,
 // or what problem makes of a failed lookup) and the detail.
-func (a *API) verifyBearer(ctx context.Context, header string) (*store.Operator, tokenInfo, int, string) {
+func (a *API) verifyBearer(ctx context.Context, header string) (*review.Operator, tokenInfo, int, string) {
 	scheme, token, found := strings.Cut(header, " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		return nil, tokenInfo{}, http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer <token> from POST /api/auth/login"

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spendsense/operator-api/internal/auth"
 	"github.com/spendsense/operator-api/internal/review"
-	"github.com/spendsense/operator-api/internal/store"
 )
 
 // OperatorAdminView is an operator as an admin sees it: never a hash.
@@ -24,7 +23,7 @@ type OperatorAdminView struct {
 	LastLoginAt *time.Time `json:"last_login_at" nullable:"true"`
 }
 
-func adminView(op *store.Operator) OperatorAdminView {
+func adminView(op *review.Operator) OperatorAdminView {
 	v := OperatorAdminView{OperatorID: op.ID, Name: op.Name, Email: op.Email, Role: string(op.Role),
 		Enabled: !op.Disabled, CreatedAt: op.CreatedAt.UTC()}
 	if op.LastLoginAt != nil {
@@ -126,9 +125,9 @@ func (a *API) registerAddOperator(api huma.API, tags []string) {
 		if err != nil {
 			return nil, passwordProblem(err)
 		}
-		recordInTx(ctx, http.StatusCreated, func(r ...any) any { return adminView(r[0].(*store.Operator)) })
+		recordInTx(ctx, http.StatusCreated, func(r ...any) any { return adminView(r[0].(*review.Operator)) })
 		op, err := a.store.AddOperator(ctx, actorFrom(ctx).ID,
-			store.Operator{ID: b.OperatorID, Name: b.Name, Email: b.Email, Role: review.Role(b.Role)}, hash)
+			review.Operator{ID: b.OperatorID, Name: b.Name, Email: b.Email, Role: review.Role(b.Role)}, hash)
 		if err != nil {
 			return nil, a.problem(ctx, err)
 		}
@@ -157,7 +156,7 @@ func (a *API) registerUpdateOperator(api huma.API, tags []string) {
 			r := review.Role(*b.Role)
 			ch.Role = &r
 		}
-		recordInTx(ctx, http.StatusOK, func(r ...any) any { return adminView(r[0].(*store.Operator)) })
+		recordInTx(ctx, http.StatusOK, func(r ...any) any { return adminView(r[0].(*review.Operator)) })
 		op, err := a.store.UpdateOperator(ctx, actorFrom(ctx).ID, in.OperatorID, ch)
 		if err != nil {
 			return nil, a.problem(ctx, err)

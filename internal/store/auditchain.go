@@ -158,7 +158,7 @@ const legacyChainBatch = 2000
 func (s *Store) chainLegacyAudit(ctx context.Context, batch, maxBatches int) (chained int, err error) {
 	for b := 0; maxBatches < 0 || b < maxBatches; b++ {
 		n := 0
-		err := s.WithLargeTx(ctx, func(tx *Tx) error {
+		err := s.withLargeTx(ctx, func(tx *Tx) error {
 			rows, err := tx.legacyAuditRows(ctx, batch)
 			if err != nil || len(rows) == 0 {
 				return err

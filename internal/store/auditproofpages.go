@@ -40,7 +40,7 @@ const (
 	proofPageSeals     = 1000
 )
 
-// EachAuditProofPage reads the whole trail, as EachAuditProof does, in
+// EachAuditProofPage reads the whole trail, as eachAuditProof does, in
 // pages: each page is read under its own timeout (pageTimeout), its
 // connection returned, and then handed to page (rows, heads and seals as
 // proof export lines). An error from page ends the export.

@@ -38,7 +38,7 @@ func (s *Store) sealAudit(ctx context.Context, key ed25519.PrivateKey, maxRows i
 		maxRows = DefaultSealRows
 	}
 	var out *auditproof.Seal
-	err := s.WithLargeTx(ctx, func(tx *Tx) error {
+	err := s.withLargeTx(ctx, func(tx *Tx) error {
 		if s.Engine == Postgres {
 			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(?)`, int64(sealLock)); err != nil {
 				return err

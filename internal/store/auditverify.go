@@ -41,7 +41,7 @@ func scanSeal(row rowScanner) (auditproof.Seal, error) {
 // every seal, all read in one snapshot so concurrent writers cannot make it
 // see half an action, and returns v's findings.
 func (s *Store) VerifyAudit(ctx context.Context, v *auditproof.Verifier) (auditproof.Report, error) {
-	err := s.EachAuditProof(ctx,
+	err := s.eachAuditProof(ctx,
 		func(r auditproof.Row) error { v.Row(r); return nil },
 		func(subject, head string) error { v.Head(subject, head); return nil },
 		func(seal auditproof.Seal) error { v.Seal(seal); return nil })
@@ -51,11 +51,11 @@ func (s *Store) VerifyAudit(ctx context.Context, v *auditproof.Verifier) (auditp
 	return v.Finish(), nil
 }
 
-// EachAuditProof streams the whole audit trail from one snapshot: every
+// eachAuditProof streams the whole audit trail from one snapshot: every
 // row with its chain fields in audit id order, then every subject's chain
 // head, then every seal in order. It is what verify reads and what a proof
 // export carries.
-func (s *Store) EachAuditProof(ctx context.Context, row func(auditproof.Row) error, head func(subject, head string) error, seal func(auditproof.Seal) error) error {
+func (s *Store) eachAuditProof(ctx context.Context, row func(auditproof.Row) error, head func(subject, head string) error, seal func(auditproof.Seal) error) error {
 	return s.readSnapshot(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT `+auditProofColumns+` FROM operator_audit_log ORDER BY audit_id`)
 		if err != nil {
@@ -160,7 +160,7 @@ func (s *Store) chainCheck(ctx context.Context) (*Violation, error) {
 func (s *Store) WriteAuditProof(ctx context.Context, w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
-	err := s.EachAuditProof(ctx,
+	err := s.eachAuditProof(ctx,
 		func(r auditproof.Row) error { return enc.Encode(auditproof.RowLine(r)) },
 		func(subject, head string) error {
 			return enc.Encode(auditproof.Line{Type: "head", Subject: subject, Head: head})

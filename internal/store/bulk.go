@@ -35,7 +35,7 @@ func (s *Store) BulkApprove(ctx context.Context, in review.BulkApproveInput) (re
 	// each other's next chunk and deadlock on PostgreSQL. (The report
 	// below follows the request's order.)
 	slices.Sort(unique)
-	err := s.WithLargeTx(ctx, func(tx *Tx) error {
+	err := s.withLargeTx(ctx, func(tx *Tx) error {
 		approved := map[string]bool{}
 		reasons := map[string][2]string{}
 		// 100 ids a statement: SQLite keeps a statement journal (in memory,

@@ -143,9 +143,9 @@ func (w *walBound) check(db *sql.DB) {
 	_, _ = conn.ExecContext(ctx, "PRAGMA busy_timeout = 10000")
 }
 
-// WALPeak is the largest size the SQLite WAL file was seen at by the
+// walPeak is the largest size the SQLite WAL file was seen at by the
 // committer's checks (0 on PostgreSQL).
-func (s *Store) WALPeak() int64 {
+func (s *Store) walPeak() int64 {
 	if s.group == nil {
 		return 0
 	}

@@ -49,7 +49,7 @@ type Store struct {
 	undoWindow time.Duration
 	group      *groupCommitter // SQLite only: WithTx shares commits (groupcommit.go)
 	ckpt       *checkpointer   // SQLite only: background WAL checkpoints (checkpoint.go)
-	writeTxs   atomic.Int64    // WithTx and WithLargeTx calls (WriteTransactions)
+	writeTxs   atomic.Int64    // WithTx and withLargeTx calls (WriteTransactions)
 }
 
 // Options tune Open.
@@ -232,13 +232,13 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return s.runTx(ctx, fn)
 }
 
-// WithLargeTx is WithTx for a function that writes many rows (bulk
+// withLargeTx is WithTx for a function that writes many rows (bulk
 // approval, ingest, purges): on SQLite it still queues behind the one
 // writer but always runs in a transaction of its own, never in a group.
 // Inside a group's savepoint SQLite keeps, in memory, the original of every
 // page the function changes, and a few bulk approvals of 1,000 in one group
 // took the server past 400 MiB.
-func (s *Store) WithLargeTx(ctx context.Context, fn func(tx *Tx) error) error {
+func (s *Store) withLargeTx(ctx context.Context, fn func(tx *Tx) error) error {
 	s.writeTxs.Add(1)
 	fn = keyed(ctx, fn)
 	if s.group != nil {
@@ -248,7 +248,7 @@ func (s *Store) WithLargeTx(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 // WriteTransactions reports how many write transactions (WithTx and
-// WithLargeTx calls) the store has run: each is one atomic unit, its own
+// withLargeTx calls) the store has run: each is one atomic unit, its own
 // transaction on PostgreSQL and its own savepoint in a shared commit on
 // SQLite (groupcommit.go). Tests use it to count what one request costs.
 func (s *Store) WriteTransactions() int64 { return s.writeTxs.Load() }

@@ -16,9 +16,6 @@ import (
 // and approvals are delivered at once).
 func (s *Store) SetUndoWindow(d time.Duration) { s.undoWindow = max(d, 0) }
 
-// UndoWindow is the undo window.
-func (s *Store) UndoWindow() time.Duration { return s.undoWindow }
-
 // undoDeadline is when a decision made at now stops being undoable, nil
 // when undo is off.
 func (s *Store) undoDeadline(now time.Time) *time.Time {

@@ -203,7 +203,7 @@ func (s *Store) DeliveryJobGaps(ctx context.Context) ([]string, error) {
 // returns their ids.
 func (s *Store) RequeueDeliveryGaps(ctx context.Context, enqueue EnqueueFunc) ([]string, error) {
 	var ids []string
-	err := s.WithLargeTx(ctx, func(tx *Tx) error {
+	err := s.withLargeTx(ctx, func(tx *Tx) error {
 		rows, err := tx.Query(ctx, s.deliveryJobGapsQuery(), DeliveryJobKind)
 		if err != nil {
 			return fmt.Errorf("delivery job gaps: %w", err)

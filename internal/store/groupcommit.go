@@ -37,7 +37,7 @@ var errStoreClosed = errors.New("store: closed")
 type txRequest struct {
 	ctx   context.Context
 	fn    func(*Tx) error
-	alone bool       // WithLargeTx: never grouped
+	alone bool       // withLargeTx: never grouped
 	done  chan error // buffered: the committer never blocks on a caller
 }
 
@@ -48,13 +48,13 @@ type groupCommitter struct {
 	quit chan struct{}
 	done chan struct{}
 
-	transactions, actions atomic.Int64 // for GroupCommitStats
+	transactions, actions atomic.Int64 // for groupCommitStats
 }
 
-// GroupCommitStats reports how many write transactions the SQLite group
+// groupCommitStats reports how many write transactions the SQLite group
 // committer has run and how many WithTx functions they held between them
 // (actions/transactions is the mean group size). Both are 0 on PostgreSQL.
-func (s *Store) GroupCommitStats() (transactions, actions int64) {
+func (s *Store) groupCommitStats() (transactions, actions int64) {
 	if s.group == nil {
 		return 0, 0
 	}

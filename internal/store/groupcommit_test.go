@@ -105,7 +105,7 @@ func TestWithTxKeepsEachFunctionAtomic(t *testing.T) {
 			case i%4 == 1 && !errors.Is(err, errBoom):
 				t.Errorf("%s: err = %v, want its own error", jti, err)
 			}
-			revoked, err := s.TokenRevoked(ctx, jti)
+			revoked, err := store.TokenRevoked(s, ctx, jti)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,7 +113,7 @@ func TestWithTxKeepsEachFunctionAtomic(t *testing.T) {
 				t.Errorf("%s: row present = %v, want %v", jti, revoked, wantOK)
 			}
 		}
-		if txs, actions := s.GroupCommitStats(); s.Engine == store.SQLite && actions <= txs {
+		if txs, actions := store.GroupCommitStats(s); s.Engine == store.SQLite && actions <= txs {
 			t.Errorf("group commit never grouped: %d transactions for %d functions", txs, actions)
 		}
 	})
@@ -132,13 +132,13 @@ func TestWithLargeTxIsNeverGrouped(t *testing.T) {
 		_ = s.WithTx(ctx, func(*store.Tx) error { close(holding); <-release; return nil })
 	}()
 	<-holding
-	txs0, actions0 := s.GroupCommitStats()
+	txs0, actions0 := store.GroupCommitStats(s)
 	const n = 6
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := s.WithLargeTx(ctx, func(tx *store.Tx) error {
+			err := store.WithLargeTx(s, ctx, func(tx *store.Tx) error {
 				_, err := tx.Exec(ctx, `INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?)`, fmt.Sprintf("large-%d", i), time.Now().UTC())
 				return err
 			})
@@ -150,7 +150,7 @@ func TestWithLargeTxIsNeverGrouped(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // let them queue
 	close(release)
 	wg.Wait()
-	txs, actions := s.GroupCommitStats()
+	txs, actions := store.GroupCommitStats(s)
 	if txs-txs0 != n || actions-actions0 != n {
 		t.Errorf("%d large functions ran in %d transactions (%d functions counted)", n, txs-txs0, actions-actions0)
 	}

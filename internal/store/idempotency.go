@@ -336,7 +336,7 @@ func withoutIdem(ctx context.Context) context.Context {
 // TTL) and reports how many it deleted.
 func (s *Store) PurgeIdempotency(ctx context.Context, olderThan time.Time) (int64, error) {
 	var n int64
-	err := s.WithLargeTx(ctx, func(tx *Tx) error {
+	err := s.withLargeTx(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < ?`, s.ts(olderThan))
 		if err != nil {
 			return fmt.Errorf("purge idempotency keys: %w", err)

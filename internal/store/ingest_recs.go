@@ -57,7 +57,7 @@ func (s *Store) ingestRecs(ctx context.Context, items []preparedRec) (review.Ing
 	if len(items) == 0 {
 		return res, nil
 	}
-	err := s.WithLargeTx(ctx, func(tx *Tx) error {
+	err := s.withLargeTx(ctx, func(tx *Tx) error {
 		res = review.IngestRecsResult{Conflicts: []review.IngestConflict{}}
 		t, err := tx.triageRecs(ctx, items)
 		if err != nil {

@@ -52,7 +52,7 @@ func (s *Store) IngestUsers(ctx context.Context, users []review.IngestUser) (rev
 			return res, err
 		}
 	}
-	err := s.WithLargeTx(ctx, func(tx *Tx) error {
+	err := s.withLargeTx(ctx, func(tx *Tx) error {
 		res = review.IngestUsersResult{}
 		order := make([]*review.IngestUser, len(items))
 		for i := range items {

@@ -119,7 +119,7 @@ func (s *Store) migrateRiver(ctx context.Context) (int, error) {
 		// SQLite DDL is transactional: checking what is applied and applying
 		// the rest in one write transaction makes concurrent migrators safe.
 		var res *rivermigrate.MigrateResult
-		err := s.WithLargeTx(ctx, func(tx *Tx) error {
+		err := s.withLargeTx(ctx, func(tx *Tx) error {
 			var err error
 			res, err = m.MigrateTx(tx.Context(ctx), tx.SQLTx(), rivermigrate.DirectionUp, nil) //nolint:staticcheck // see above
 			return err

@@ -16,11 +16,11 @@ const CLIActor = "cli"
 // AddOperator is CreateOperator done by someone (an admin's id, or
 // CLIActor): the operator and its operator_add audit row in one
 // transaction.
-func (s *Store) AddOperator(ctx context.Context, by string, op Operator, passwordHash string) (*Operator, error) {
+func (s *Store) AddOperator(ctx context.Context, by string, op review.Operator, passwordHash string) (*review.Operator, error) {
 	if err := normalizeOperator(&op, passwordHash); err != nil {
 		return nil, err
 	}
-	var out *Operator
+	var out *review.Operator
 	err := s.WithTx(ctx, func(tx *Tx) error {
 		if err := tx.insertOperator(ctx, op, passwordHash); err != nil {
 			return err
@@ -47,12 +47,12 @@ func (s *Store) AddOperator(ctx context.Context, by string, op Operator, passwor
 // conflict: nobody could administer operators any more. Disabling and role
 // changes take effect on the operator's next request (Authenticate reads
 // both every time); disabling ends the operator's tokens for good.
-func (s *Store) UpdateOperator(ctx context.Context, by, id string, ch review.OperatorChange) (*Operator, error) {
+func (s *Store) UpdateOperator(ctx context.Context, by, id string, ch review.OperatorChange) (*review.Operator, error) {
 	if ch.Name != nil {
 		n := strings.TrimSpace(*ch.Name)
 		ch.Name = &n
 	}
-	var out *Operator
+	var out *review.Operator
 	err := s.WithTx(ctx, func(tx *Tx) error {
 		if (ch.Enabled != nil && !*ch.Enabled) || ch.Role != nil {
 			// This may take away an admin: lock every admin first, always
@@ -89,12 +89,12 @@ func (s *Store) UpdateOperator(ctx context.Context, by, id string, ch review.Ope
 }
 
 // applyChange returns op with the fields ch sets changed.
-func applyChange(op Operator, ch review.OperatorChange) Operator {
+func applyChange(op review.Operator, ch review.OperatorChange) review.Operator {
 	if ch.Name != nil {
 		op.Name = *ch.Name
 	}
 	if ch.Email != nil {
-		op.Email = normalizeEmail(ch.Email)
+		op.Email = review.NormalizeEmail(ch.Email)
 	}
 	if ch.Role != nil {
 		op.Role = *ch.Role
@@ -108,7 +108,7 @@ func applyChange(op Operator, ch review.OperatorChange) Operator {
 // checkOperatorChange refuses a change from cur to next that leaves an
 // invalid operator, takes another operator's e-mail, or takes away the last
 // enabled admin.
-func (tx *Tx) checkOperatorChange(ctx context.Context, id string, cur, next *Operator) error {
+func (tx *Tx) checkOperatorChange(ctx context.Context, id string, cur, next *review.Operator) error {
 	if err := normalizeOperator(next, "unchanged"); err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func (tx *Tx) checkOperatorChange(ctx context.Context, id string, cur, next *Ope
 
 // operatorChangeAudit is one audit row per kind of change from cur to next
 // (edit, role, enable/disable), none when nothing changes.
-func operatorChangeAudit(by, id string, cur, next *Operator) []AuditRecord {
+func operatorChangeAudit(by, id string, cur, next *review.Operator) []AuditRecord {
 	var rows []AuditRecord
 	target := map[string]any{"target_operator_id": id}
 	with := func(kv ...any) map[string]any {
@@ -163,7 +163,7 @@ func operatorChangeAudit(by, id string, cur, next *Operator) []AuditRecord {
 // writeOperatorChange stores next over cur. Disabling also ends every token
 // issued so far (token_epoch, which next then carries), so that enabling the
 // operator again does not bring back a token taken before it was disabled.
-func (tx *Tx) writeOperatorChange(ctx context.Context, id string, cur, next *Operator) error {
+func (tx *Tx) writeOperatorChange(ctx context.Context, id string, cur, next *review.Operator) error {
 	bump := 0
 	if next.Disabled && !cur.Disabled {
 		bump = 1
@@ -215,7 +215,7 @@ func (s *Store) TouchLastLogin(ctx context.Context, id string) error {
 
 // operatorForUpdate reads operator id inside tx, locking its row on
 // PostgreSQL.
-func (tx *Tx) operatorForUpdate(ctx context.Context, id string) (*Operator, error) {
+func (tx *Tx) operatorForUpdate(ctx context.Context, id string) (*review.Operator, error) {
 	op, err := scanOperator(tx.QueryRow(ctx, `SELECT `+operatorColumns+` FROM operators o WHERE o.operator_id = ?`+tx.s.d.forUpdate(), id))
 	if errors.Is(err, errNotFound) {
 		return nil, review.Errorf(review.ENotFound, "operator %q not found", id)

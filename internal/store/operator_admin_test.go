@@ -56,10 +56,10 @@ func ptrTo[T any](v T) *T { return &v }
 func TestOperatorAdminAudited(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		if _, err := s.AddOperator(ctx, "boss", store.Operator{ID: "boss", Name: "Boss", Role: review.RoleAdmin}, "h"); err != nil {
+		if _, err := s.AddOperator(ctx, "boss", review.Operator{ID: "boss", Name: "Boss", Role: review.RoleAdmin}, "h"); err != nil {
 			t.Fatal(err)
 		}
-		op, err := s.AddOperator(ctx, store.CLIActor, store.Operator{ID: "op_1", Name: "One", Email: strp("One@Bank.example"), Role: review.RoleOperator}, "h")
+		op, err := s.AddOperator(ctx, store.CLIActor, review.Operator{ID: "op_1", Name: "One", Email: strp("One@Bank.example"), Role: review.RoleOperator}, "h")
 		if err != nil || op.Disabled || *op.Email != "one@bank.example" || op.CreatedAt.IsZero() {
 			t.Fatalf("AddOperator = %+v, %v", op, err)
 		}
@@ -90,12 +90,12 @@ func TestOperatorAdminAudited(t *testing.T) {
 		wantCode(t, err, review.EInvalid)
 		_, err = s.UpdateOperator(ctx, "boss", "op_1", review.OperatorChange{Name: ptrTo("   ")})
 		wantCode(t, err, review.EInvalid)
-		if _, err := s.AddOperator(ctx, "boss", store.Operator{ID: "op_2", Name: "Two", Email: strp("two@bank.example"), Role: review.RoleOperator}, "h"); err != nil {
+		if _, err := s.AddOperator(ctx, "boss", review.Operator{ID: "op_2", Name: "Two", Email: strp("two@bank.example"), Role: review.RoleOperator}, "h"); err != nil {
 			t.Fatal(err)
 		}
 		_, err = s.UpdateOperator(ctx, "boss", "op_1", review.OperatorChange{Email: ptrTo("TWO@bank.example")})
 		wantCode(t, err, review.EConflict)
-		_, err = s.AddOperator(ctx, "boss", store.Operator{ID: "op_1", Name: "Again", Role: review.RoleOperator}, "h")
+		_, err = s.AddOperator(ctx, "boss", review.Operator{ID: "op_1", Name: "Again", Role: review.RoleOperator}, "h")
 		wantCode(t, err, review.EConflict)
 
 		// Password: audited, and ends earlier tokens (epoch).
@@ -117,7 +117,7 @@ func TestOperatorAdminAudited(t *testing.T) {
 func TestPasswordChangeEndsEarlierTokens(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		mustCreate(t, s, store.Operator{ID: "op_1", Name: "One", Role: review.RoleOperator}, "h")
+		mustCreate(t, s, review.Operator{ID: "op_1", Name: "One", Role: review.RoleOperator}, "h")
 		op, _ := s.GetOperator(ctx, "op_1")
 		before := op.TokenEpoch
 		if _, err := s.Authenticate(ctx, "op_1", "jti-old", before); err != nil {
@@ -150,17 +150,17 @@ func TestPasswordChangeEndsEarlierTokens(t *testing.T) {
 func TestLastAdminStays(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		mustCreate(t, s, store.Operator{ID: "a1", Name: "A1", Role: review.RoleAdmin}, "h")
+		mustCreate(t, s, review.Operator{ID: "a1", Name: "A1", Role: review.RoleAdmin}, "h")
 		_, err := s.UpdateOperator(ctx, "a1", "a1", review.OperatorChange{Enabled: ptrTo(false)})
 		wantCode(t, err, review.EConflict)
 		_, err = s.UpdateOperator(ctx, "a1", "a1", review.OperatorChange{Role: ptrTo(review.RoleOperator)})
 		wantCode(t, err, review.EConflict)
 		// A disabled admin does not count.
-		mustCreate(t, s, store.Operator{ID: "a0", Name: "A0", Role: review.RoleAdmin, Disabled: true}, "h")
+		mustCreate(t, s, review.Operator{ID: "a0", Name: "A0", Role: review.RoleAdmin, Disabled: true}, "h")
 		_, err = s.UpdateOperator(ctx, "a1", "a1", review.OperatorChange{Enabled: ptrTo(false)})
 		wantCode(t, err, review.EConflict)
 
-		mustCreate(t, s, store.Operator{ID: "a2", Name: "A2", Role: review.RoleAdmin}, "h")
+		mustCreate(t, s, review.Operator{ID: "a2", Name: "A2", Role: review.RoleAdmin}, "h")
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
 		for i, pair := range [][2]string{{"a1", "a2"}, {"a2", "a1"}} {

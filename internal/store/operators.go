@@ -15,27 +15,11 @@ import (
 	"github.com/spendsense/operator-api/internal/review"
 )
 
-// Operator is a person (or, with role ingest, a service account) who may
-// call the API. The password hash is deliberately not part of it: only
-// OperatorCredentials returns that, for checking a login.
-type Operator struct {
-	ID          string      `json:"operator_id"`
-	Name        string      `json:"name"`
-	Email       *string     `json:"email"`
-	Role        review.Role `json:"role"`
-	Disabled    bool        `json:"disabled"`
-	CreatedAt   time.Time   `json:"created_at"`
-	LastLoginAt *time.Time  `json:"last_login_at"`
-	// TokenEpoch counts password changes; tokens issued before the last
-	// one carry a smaller count and are refused (Authenticate).
-	TokenEpoch int64 `json:"-"`
-}
-
 const operatorColumns = `o.operator_id, o.name, o.email, o.role, o.disabled, o.created_at, o.last_login_at, o.token_epoch`
 
-func scanOperator(row rowScanner, extra ...any) (*Operator, error) {
+func scanOperator(row rowScanner, extra ...any) (*review.Operator, error) {
 	var (
-		op      Operator
+		op      review.Operator
 		email   sql.NullString
 		role    string
 		created Time
@@ -53,27 +37,13 @@ func scanOperator(row rowScanner, extra ...any) (*Operator, error) {
 	return &op, nil
 }
 
-// normalizeEmail trims and lower-cases an email; nil or blank means none.
-// Emails are stored lower-cased, so that the unique index on the column is
-// case-insensitive in effect and a login may use any case.
-func normalizeEmail(e *string) *string {
-	if e == nil {
-		return nil
-	}
-	v := strings.ToLower(strings.TrimSpace(*e))
-	if v == "" {
-		return nil
-	}
-	return &v
-}
-
 // CreateOperator adds an operator with an already hashed password, without
 // an audit row: for provisioning that is not administration (demo data,
 // benchmarks, test fixtures). An operator added by someone goes through
 // AddOperator. A taken operator id or email is a conflict; a bad id, name,
 // email or role is invalid. op.Disabled is honoured; op.CreatedAt is set by
 // the store.
-func (s *Store) CreateOperator(ctx context.Context, op Operator, passwordHash string) error {
+func (s *Store) CreateOperator(ctx context.Context, op review.Operator, passwordHash string) error {
 	if err := normalizeOperator(&op, passwordHash); err != nil {
 		return err
 	}
@@ -81,33 +51,19 @@ func (s *Store) CreateOperator(ctx context.Context, op Operator, passwordHash st
 }
 
 // normalizeOperator trims op's name and e-mail and checks its fields.
-func normalizeOperator(op *Operator, passwordHash string) error {
-	op.Name = strings.TrimSpace(op.Name)
-	op.Email = normalizeEmail(op.Email)
-	switch {
-	case !review.ValidID(op.ID):
-		return review.Errorf(review.EInvalid, "operator id %q is not valid: use 1 to 128 letters, digits or _ . : -", op.ID)
-	case op.Name == "":
-		return review.Errorf(review.EInvalid, "operator name must not be empty")
-	case len(op.Name) > 200:
-		return review.Errorf(review.EInvalid, "operator name must be at most 200 characters")
-	case !review.ValidRole(string(op.Role)):
-		return review.Errorf(review.EInvalid, "role %q is not one of %s", op.Role, strings.Join(review.Roles, ", "))
-	case op.Email != nil && !validEmail(*op.Email):
-		return review.Errorf(review.EInvalid, "email %q is not valid", *op.Email)
-	case passwordHash == "":
+func normalizeOperator(op *review.Operator, passwordHash string) error {
+	op.Normalize()
+	if err := op.Validate(); err != nil {
+		return err
+	}
+	if passwordHash == "" {
 		return review.Errorf(review.EInvalid, "operator password hash must not be empty")
 	}
 	return nil
 }
 
-func validEmail(e string) bool {
-	local, domain, ok := strings.Cut(e, "@")
-	return ok && local != "" && domain != "" && len(e) <= 320 && !strings.ContainsAny(e, " \t\r\n")
-}
-
 // insertOperator adds a checked operator inside tx.
-func (tx *Tx) insertOperator(ctx context.Context, op Operator, passwordHash string) error {
+func (tx *Tx) insertOperator(ctx context.Context, op review.Operator, passwordHash string) error {
 	// Check first so the message can say which value is taken; the
 	// unique constraints (mapped below) still catch a concurrent insert.
 	var n int
@@ -165,7 +121,7 @@ func isUniqueViolation(err error) bool {
 }
 
 // GetOperator returns one operator, disabled or not.
-func (s *Store) GetOperator(ctx context.Context, id string) (*Operator, error) {
+func (s *Store) GetOperator(ctx context.Context, id string) (*review.Operator, error) {
 	row := s.reads().QueryRow(ctx, `SELECT `+operatorColumns+` FROM operators o WHERE o.operator_id = ?`, id)
 	op, err := scanOperator(row)
 	if errors.Is(err, errNotFound) {
@@ -183,7 +139,7 @@ func (s *Store) GetOperator(ctx context.Context, id string) (*Operator, error) {
 // Disabled set): the caller must still check the password, to spend the same
 // time, and then refuse it exactly like a wrong password. No match is
 // ENotFound; call auth.DummyCheck then.
-func (s *Store) OperatorCredentials(ctx context.Context, idOrEmail string) (*Operator, string, error) {
+func (s *Store) OperatorCredentials(ctx context.Context, idOrEmail string) (*review.Operator, string, error) {
 	ident := strings.TrimSpace(idOrEmail)
 	if ident == "" {
 		return nil, "", review.Errorf(review.ENotFound, "operator not found")
@@ -204,13 +160,13 @@ LIMIT 1`, ident, strings.ToLower(ident), ident)
 }
 
 // ListOperators returns every operator, by id.
-func (s *Store) ListOperators(ctx context.Context) ([]Operator, error) {
+func (s *Store) ListOperators(ctx context.Context) ([]review.Operator, error) {
 	rows, err := s.reads().Query(ctx, `SELECT `+operatorColumns+` FROM operators o ORDER BY o.operator_id`)
 	if err != nil {
 		return nil, fmt.Errorf("list operators: %w", err)
 	}
 	defer rows.Close()
-	out := []Operator{}
+	out := []review.Operator{}
 	for rows.Next() {
 		op, err := scanOperator(rows)
 		if err != nil {
@@ -249,7 +205,7 @@ func errBadToken() error { return review.Errorf(review.EUnauthorized, "invalid o
 // been revoked. Anything else is EUnauthorized. The operator's current role
 // is returned: callers should authorize with it, not with the role the
 // token carried.
-func (s *Store) Authenticate(ctx context.Context, operatorID, jti string, epoch int64) (*Operator, error) {
+func (s *Store) Authenticate(ctx context.Context, operatorID, jti string, epoch int64) (*review.Operator, error) {
 	if operatorID == "" || jti == "" {
 		return nil, errBadToken()
 	}
@@ -271,7 +227,7 @@ WHERE o.operator_id = ?`, jti, operatorID)
 }
 
 // RevokeToken refuses a token (by jti) from now on, until expiresAt, when it
-// would have expired anyway and PurgeExpired may forget it. Revoking twice
+// would have expired anyway and purgeExpired may forget it. Revoking twice
 // is not an error.
 func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
 	if jti == "" {
@@ -287,8 +243,8 @@ func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time
 	})
 }
 
-// TokenRevoked reports whether jti has been revoked.
-func (s *Store) TokenRevoked(ctx context.Context, jti string) (bool, error) {
+// tokenRevoked reports whether jti has been revoked.
+func (s *Store) tokenRevoked(ctx context.Context, jti string) (bool, error) {
 	var n int
 	err := s.reads().QueryRow(ctx, `SELECT COUNT(*) FROM revoked_tokens WHERE jti = ?`, jti).Scan(&n)
 	if err != nil {
@@ -297,10 +253,10 @@ func (s *Store) TokenRevoked(ctx context.Context, jti string) (bool, error) {
 	return n > 0, nil
 }
 
-// PurgeExpired forgets revoked tokens that have expired by now (Verify
+// purgeExpired forgets revoked tokens that have expired by now (Verify
 // refuses them on their expiry alone) and login allowances left alone for
 // LoginFailureWindow (throttle.go). It returns how many rows it deleted.
-func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
+func (s *Store) purgeExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	err := s.WithTx(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(ctx, `DELETE FROM revoked_tokens WHERE expires_at < ?`, tx.s.ts(now))

@@ -188,7 +188,7 @@ func (s *Store) CreateTicket(ctx context.Context, operatorID string, ttl time.Du
 
 // RedeemTicket uses a ticket up (a second use fails, in any process) and
 // returns its operator, who must still exist and be enabled.
-func (s *Store) RedeemTicket(ctx context.Context, ticket string) (*Operator, error) {
+func (s *Store) RedeemTicket(ctx context.Context, ticket string) (*review.Operator, error) {
 	refused := review.Errorf(review.EUnauthorized, "unknown, expired or already used ticket")
 	if ticket == "" || len(ticket) > 100 {
 		return nil, refused

@@ -50,7 +50,7 @@ const (
 	accountFree     = 20
 	accountMaxDelay = time.Minute
 	// LoginFailureWindow is how long an allowance must be left alone to be
-	// forgotten (PurgeExpired deletes it).
+	// forgotten (purgeExpired deletes it).
 	LoginFailureWindow = time.Hour
 )
 

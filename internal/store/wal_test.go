@@ -90,7 +90,7 @@ func TestWALStaysBounded(t *testing.T) {
 	cancel()
 	readers.Wait()
 	<-sampled
-	p := max(peak.Load(), s.WALPeak())
+	p := max(peak.Load(), store.WALPeak(s))
 	t.Logf("WAL peak over %d approvals beside overlapping readers: %.1f MiB", n, float64(p)/(1<<20))
 	if p > 64<<20 {
 		t.Fatalf("the WAL reached %.1f MiB under sustained writes; want tens of MiB at most", float64(p)/(1<<20))
