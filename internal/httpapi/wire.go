@@ -69,3 +69,16 @@ func toWireList(recs []*review.Recommendation) []Recommendation {
 	}
 	return out
 }
+
+// convertAll converts each element of in with f, keeping nil as nil (null
+// on the wire stays null). Every resource's converters use it.
+func convertAll[T, U any](in []T, f func(T) U) []U {
+	if in == nil {
+		return nil
+	}
+	out := make([]U, len(in))
+	for i := range in {
+		out[i] = f(in[i])
+	}
+	return out
+}

@@ -112,18 +112,6 @@ type PersonaHistoryEntry struct {
 	WindowType    string  `json:"window_type" enum:"30d,180d" example:"30d"`
 }
 
-// convertAll converts each element of in with f, keeping nil as nil.
-func convertAll[T, U any](in []T, f func(T) U) []U {
-	if in == nil {
-		return nil
-	}
-	out := make([]U, len(in))
-	for i := range in {
-		out[i] = f(in[i])
-	}
-	return out
-}
-
 func signalsToWire(s review.Signals) Signals {
 	return Signals{
 		Credit: CreditSignals(s.Credit),
